@@ -1,0 +1,54 @@
+# Build helpers shared by every capability folder.
+
+# pgstack_add_test(<name> SOURCES a_test.cc ... LIBS lib ...)
+# One GoogleTest binary per folder; each test case is registered with ctest on its own
+# so `ctest -j` spreads them over the cores and a failure names the case.
+function(pgstack_add_test name)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gmock Threads::Threads)
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 300)
+  endif()
+  include(GoogleTest)
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT ${ARG_TIMEOUT})
+endfunction()
+
+# pgstack_sql_module(<module> DIR <folder with NNN_name.sql files> [DEPENDS other ...])
+# Declares a module whose migrations are embedded into the binary at build time.
+# Adding a workload needs only this call in its own CMakeLists.txt.
+function(pgstack_sql_module module)
+  cmake_parse_arguments(ARG "" "DIR" "DEPENDS" ${ARGN})
+  file(GLOB files CONFIGURE_DEPENDS "${ARG_DIR}/*.sql")
+  list(SORT files)
+  set_property(GLOBAL APPEND PROPERTY PGSTACK_SQL_MODULES ${module})
+  set_property(GLOBAL PROPERTY PGSTACK_SQL_MODULE_${module}_FILES ${files})
+  set_property(GLOBAL PROPERTY PGSTACK_SQL_MODULE_${module}_DEPENDS "${ARG_DEPENDS}")
+endfunction()
+
+# Generates builtin_modules.cc (the definition of pgstack::schema::builtin_modules())
+# from every declared module, re-generated whenever one of the .sql files changes.
+function(pgstack_generate_module_registry)
+  get_property(modules GLOBAL PROPERTY PGSTACK_SQL_MODULES)
+  set(spec "")
+  set(all_files "")
+  foreach(module IN LISTS modules)
+    get_property(files GLOBAL PROPERTY PGSTACK_SQL_MODULE_${module}_FILES)
+    get_property(deps GLOBAL PROPERTY PGSTACK_SQL_MODULE_${module}_DEPENDS)
+    string(REPLACE ";" "," files_csv "${files}")
+    string(REPLACE ";" "," deps_csv "${deps}")
+    string(APPEND spec "${module}|${deps_csv}|${files_csv}\n")
+    list(APPEND all_files ${files})
+  endforeach()
+  set(spec_file ${CMAKE_BINARY_DIR}/generated/sql_modules.txt)
+  file(CONFIGURE OUTPUT ${spec_file} CONTENT "${spec}")
+  set(out ${CMAKE_BINARY_DIR}/generated/builtin_modules.cc)
+  add_custom_command(
+    OUTPUT ${out}
+    COMMAND ${CMAKE_COMMAND} -DSPEC=${spec_file} -DOUT=${out}
+            -P ${PROJECT_SOURCE_DIR}/cmake/embed_sql.cmake
+    DEPENDS ${all_files} ${spec_file} ${PROJECT_SOURCE_DIR}/cmake/embed_sql.cmake
+    COMMENT "Embedding SQL migrations")
+  add_library(pgstack_modules STATIC ${out})
+  target_link_libraries(pgstack_modules PUBLIC pgstack_schema)
+endfunction()

@@ -1,0 +1,106 @@
+// One connection to PostgreSQL: the only place (with the rest of pgstack/pg) that calls
+// libpq. Connects from a URI or keyword DSN with a connect timeout, runs parameterised
+// statements with binary results, and caches prepared statements unless told not to.
+//
+//   pgstack::pg::Connection conn({.dsn = "postgresql://app@localhost:5432/app"});
+//   conn.query("insert into notes(body) values ($1)", "hello");
+//   auto n = conn.query_value<std::int64_t>("select count(*) from notes");
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "pgstack/pg/errors.h"
+#include "pgstack/pg/params.h"
+#include "pgstack/pg/query_methods.h"
+#include "pgstack/pg/result.h"
+
+struct pg_conn;
+
+namespace pgstack::pg {
+
+struct ConnectOptions {
+  // A URI (postgresql://user@host:port/db?sslmode=require) or keyword=value pairs.
+  std::string dsn;
+  // Bounds the whole connection attempt, DNS to authentication; libpq's own
+  // connect_timeout counts whole seconds only and restarts per host.
+  std::chrono::milliseconds connect_timeout{5000};
+  // Server-side prepared statements, one set per connection. Turn off behind a
+  // transaction-mode pooler: PgBouncer 1.18 cannot keep them across transactions.
+  bool statement_cache = true;
+  std::size_t statement_cache_capacity = 256;
+  // Shown in pg_stat_activity; DSN's own application_name wins when it sets one.
+  std::string application_name = "pgstack";
+};
+
+// Validates a DSN without connecting; throws UsageError with libpq's reason.
+void validate_dsn(std::string_view dsn);
+
+// Returns dsn with password=... (or the URI's password) replaced by "********".
+std::string redact_dsn(std::string_view dsn);
+
+enum class TransactionStatus { idle, active, in_transaction, in_error, unknown };
+
+class Connection : public QueryMethods<Connection> {
+ public:
+  explicit Connection(const ConnectOptions& options);
+  explicit Connection(std::string_view dsn) : Connection(ConnectOptions{.dsn = std::string(dsn)}) {}
+  Connection(Connection&&) noexcept;
+  Connection& operator=(Connection&&) noexcept;
+  ~Connection();
+
+  // Runs one statement with parameters; results arrive in binary. Throws SqlError.
+  Result execute(std::string_view sql, const Params& params);
+  using QueryMethods<Connection>::query;
+
+  // Runs SQL text that may hold several statements (a migration file, a script) with
+  // the simple protocol. No parameters; results are discarded.
+  void execute_script(std::string_view sql);
+
+  // True when the socket is healthy. Reads what the server sent meanwhile without
+  // blocking, so a connection the server closed (restart, idle timeout) reads as dead.
+  bool is_alive();
+  bool is_open() const noexcept;
+  TransactionStatus transaction_status() const noexcept;
+  int backend_pid() const noexcept;
+  int server_version() const noexcept;  // e.g. 150018
+  std::string parameter(std::string_view name) const;  // server parameter, e.g. "TimeZone"
+
+  // Asks the server to cancel the statement now running; safe from another thread.
+  void cancel();
+
+  // Quotes an identifier (table, channel, role name) for SQL; never use it for values.
+  std::string quote_identifier(std::string_view name) const;
+
+  bool statement_cache_enabled() const noexcept { return cache_enabled_; }
+  void set_statement_cache(bool enabled);
+  std::size_t cached_statements() const noexcept { return cache_.size(); }
+
+  const ConnectOptions& options() const noexcept { return options_; }
+  pg_conn* native() const noexcept { return conn_; }
+
+  // Throws the SqlError for a failed libpq result (or connection loss when null).
+  [[noreturn]] void throw_last_error(struct pg_result* result) const;
+
+ private:
+  struct CachedStatement {
+    std::string name;
+    std::list<std::string>::iterator lru;
+  };
+  const std::string* prepare_cached(std::string_view sql, const Params& params);
+  void close() noexcept;
+
+  ConnectOptions options_;
+  pg_conn* conn_ = nullptr;
+  bool cache_enabled_ = true;
+  std::uint64_t next_statement_ = 0;
+  std::unordered_map<std::string, CachedStatement> cache_;  // key: OIDs + SQL
+  std::list<std::string> lru_;                                 // most recent first
+};
+
+}  // namespace pgstack::pg
