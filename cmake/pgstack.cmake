@@ -1,12 +1,15 @@
 # Build helpers shared by every capability folder.
 
-# pgstack_add_test(<name> SOURCES a_test.cc ... LIBS lib ...)
+# pgstack_add_test(<name> SOURCES a_test.cc ... LIBS lib ... [OWN_MAIN] [TIMEOUT s])
 # One GoogleTest binary per folder; each test case is registered with ctest on its own
 # so `ctest -j` spreads them over the cores and a failure names the case.
 function(pgstack_add_test name)
-  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(ARG "OWN_MAIN" "TIMEOUT" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gmock Threads::Threads)
+  if(NOT ARG_OWN_MAIN)
+    target_link_libraries(${name} PRIVATE GTest::gtest_main)
+  endif()
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 300)
   endif()
