@@ -1,0 +1,130 @@
+#include "pgstack/tune/tune.h"
+
+#include <map>
+
+#include <gtest/gtest.h>
+
+namespace pgstack::tune {
+namespace {
+
+std::map<std::string, std::string> as_map(const std::vector<Setting>& settings) {
+  std::map<std::string, std::string> out;
+  for (const auto& s : settings) {
+    EXPECT_FALSE(s.reason.empty()) << s.name;
+    EXPECT_EQ(s.reason.find('\n'), std::string::npos) << s.name;
+    EXPECT_TRUE(out.emplace(s.name, s.value).second) << "duplicate " << s.name;
+  }
+  return out;
+}
+
+// The stack's documented baseline; `pgstack tune` must reproduce it exactly.
+TEST(Recommend, Baseline32GbEightCoresSsdWeb) {
+  auto got = as_map(recommend({.memory = 32 * kGiB, .cores = 8, .connections = 200,
+                               .storage = Storage::ssd, .workload = Workload::web}));
+  const std::map<std::string, std::string> expected = {
+      {"shared_buffers", "8GB"},
+      {"effective_cache_size", "24GB"},
+      {"work_mem", "64MB"},
+      {"maintenance_work_mem", "2GB"},
+      {"checkpoint_completion_target", "0.9"},
+      {"max_wal_size", "4GB"},
+      {"checkpoint_timeout", "15min"},
+      {"wal_level", "replica"},
+      {"wal_compression", "on"},
+      {"max_connections", "200"},
+      {"autovacuum_max_workers", "6"},
+      {"autovacuum_vacuum_cost_delay", "2ms"},
+      {"autovacuum_vacuum_cost_limit", "2000"},
+      {"log_min_duration_statement", "1000"},
+      {"log_line_prefix", "'%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h '"},
+      {"shared_preload_libraries", "'pg_stat_statements, pg_cron'"},
+      {"pg_stat_statements.track", "all"},
+  };
+  for (const auto& [name, value] : expected) {
+    ASSERT_TRUE(got.count(name)) << name << " missing";
+    EXPECT_EQ(got[name], value) << name;
+  }
+  // pgtune's other rules for this machine.
+  EXPECT_EQ(got["wal_buffers"], "16MB");
+  EXPECT_EQ(got["random_page_cost"], "1.1");
+  EXPECT_EQ(got["effective_io_concurrency"], "200");
+  EXPECT_EQ(got["max_worker_processes"], "8");
+  EXPECT_EQ(got["max_parallel_workers"], "8");
+  EXPECT_EQ(got["max_parallel_workers_per_gather"], "4");
+}
+
+std::uint64_t to_bytes(const std::string& value) {
+  auto v = parse_memory(value);
+  EXPECT_TRUE(v) << value;
+  return v.value_or(0);
+}
+
+TEST(Recommend, TinyMachineStaysAboveMinimums) {
+  auto got = as_map(recommend({.memory = 512 * kMiB, .cores = 1}));
+  EXPECT_EQ(got["shared_buffers"], "128MB");
+  EXPECT_EQ(got["effective_cache_size"], "384MB");
+  EXPECT_EQ(got["maintenance_work_mem"], "32MB");
+  EXPECT_GE(to_bytes(got["work_mem"]), 64 * kKiB);
+  EXPECT_LE(to_bytes(got["work_mem"]) * 200, 512 * kMiB);  // 200 sorts at once still fit
+  EXPECT_GE(to_bytes(got["wal_buffers"]), 32 * kKiB);
+  EXPECT_GE(std::stoi(got["autovacuum_max_workers"]), 1);
+  EXPECT_FALSE(got.count("max_parallel_workers_per_gather"));  // 1 core: keep defaults
+}
+
+TEST(Recommend, ExtremesNeverGoBelowPostgresMinimums) {
+  for (std::uint64_t mem : {std::uint64_t{0}, 1 * kMiB, 64 * kMiB, 256 * kMiB, 512 * kGiB}) {
+    for (int conns : {1, 200, 10000}) {
+      auto got = as_map(recommend({.memory = mem, .cores = 0, .connections = conns, .workload = Workload::analytics}));
+      EXPECT_GE(to_bytes(got["work_mem"]), 64 * kKiB) << mem << " " << conns;
+      EXPECT_GE(to_bytes(got["shared_buffers"]), 128 * kKiB);
+      EXPECT_GE(to_bytes(got["maintenance_work_mem"]), 1 * kMiB);
+      EXPECT_LE(to_bytes(got["maintenance_work_mem"]), 2 * kGiB);
+      EXPECT_GE(to_bytes(got["wal_buffers"]), 32 * kKiB);
+      EXPECT_LE(to_bytes(got["wal_buffers"]), 16 * kMiB);
+    }
+  }
+}
+
+TEST(Recommend, WorkloadAndStorageChangeTheirSettings) {
+  auto hdd = as_map(recommend({.memory = 32 * kGiB, .cores = 8, .storage = Storage::hdd, .workload = Workload::oltp}));
+  EXPECT_EQ(hdd["random_page_cost"], "4");
+  EXPECT_EQ(hdd["effective_io_concurrency"], "2");
+  EXPECT_EQ(hdd["max_wal_size"], "8GB");
+  auto analytics = as_map(recommend({.memory = 32 * kGiB, .cores = 8, .workload = Workload::analytics}));
+  EXPECT_GT(to_bytes(analytics["work_mem"]), 64 * kMiB);
+  EXPECT_EQ(analytics["default_statistics_target"], "500");
+  // Many connections shrink work_mem so they all fit beside shared_buffers.
+  auto crowded = as_map(recommend({.memory = 32 * kGiB, .cores = 8, .connections = 2000}));
+  EXPECT_LE(to_bytes(crowded["work_mem"]) * 2000, 24 * kGiB);
+}
+
+TEST(Recommend, PreloadListFollowsInput) {
+  auto got = as_map(recommend({.memory = 4 * kGiB, .cores = 2, .preload_libraries = {"pg_stat_statements"}}));
+  EXPECT_EQ(got["shared_preload_libraries"], "'pg_stat_statements'");
+  auto none = as_map(recommend({.memory = 4 * kGiB, .cores = 2, .preload_libraries = {}}));
+  EXPECT_FALSE(none.count("shared_preload_libraries"));
+  EXPECT_FALSE(none.count("pg_stat_statements.track"));
+}
+
+TEST(Format, MemoryUnits) {
+  EXPECT_EQ(format_memory(8 * kGiB), "8GB");
+  EXPECT_EQ(format_memory(1536 * kMiB), "1536MB");
+  EXPECT_EQ(format_memory(64 * kKiB), "64kB");
+  EXPECT_EQ(format_memory(6171023 * kKiB), "6026MB");  // floored to whole MB
+  EXPECT_EQ(parse_memory("32GB"), 32 * kGiB);
+  EXPECT_EQ(parse_memory("1.5GB"), 1536 * kMiB);
+  EXPECT_EQ(parse_memory("64kB"), 64 * kKiB);
+  EXPECT_EQ(parse_memory("100"), 100u);
+  EXPECT_FALSE(parse_memory("lots"));
+  EXPECT_FALSE(parse_memory("12XB"));
+}
+
+TEST(Format, ConfLines) {
+  auto text = to_conf({{"work_mem", "64MB", "why"}, {"log_line_prefix", "'%t '", "because"}});
+  EXPECT_NE(text.find("work_mem = 64MB"), std::string::npos);
+  EXPECT_NE(text.find("# why\n"), std::string::npos);
+  EXPECT_NE(text.find("log_line_prefix = '%t '"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pgstack::tune
