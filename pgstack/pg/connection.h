@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "pgstack/pg/errors.h"
 #include "pgstack/pg/params.h"
@@ -92,7 +93,10 @@ class Connection : public QueryMethods<Connection> {
     std::string name;
     std::list<std::string>::iterator lru;
   };
+  static std::string cache_key(std::string_view sql, const Params& params);
   const std::string* prepare_cached(std::string_view sql, const Params& params);
+  void forget_statement(std::string_view sql, const Params& params);
+  void flush_pending_deallocations();
   void close() noexcept;
 
   ConnectOptions options_;
@@ -101,6 +105,7 @@ class Connection : public QueryMethods<Connection> {
   std::uint64_t next_statement_ = 0;
   std::unordered_map<std::string, CachedStatement> cache_;  // key: OIDs + SQL
   std::list<std::string> lru_;                                 // most recent first
+  std::vector<std::string> pending_deallocations_;             // evicted, not yet DEALLOCATEd
 };
 
 }  // namespace pgstack::pg

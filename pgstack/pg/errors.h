@@ -57,6 +57,7 @@ class SqlError : public Error {
 
 PGSTACK_SQL_ERROR(ConnectionError, SqlError);                     // 08, and failing to connect
 PGSTACK_SQL_ERROR(ConnectionLost, ConnectionError);               // the server went away mid-use
+PGSTACK_SQL_ERROR(ProtocolViolation, SqlError);  // 08P01: e.g. wrong parameter count; connection stays usable
 PGSTACK_SQL_ERROR(FeatureNotSupported, SqlError);                 // 0A
 PGSTACK_SQL_ERROR(DataException, SqlError);                       // 22
 PGSTACK_SQL_ERROR(IntegrityConstraintViolation, SqlError);        // 23

@@ -56,6 +56,7 @@ class Listener {
   // How many times the connection was re-established since construction.
   std::uint64_t reconnects() const noexcept { return reconnects_; }
   int backend_pid() const;
+  bool connected() const noexcept;
 
  private:
   void connect();

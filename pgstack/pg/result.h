@@ -57,6 +57,8 @@ struct ArrayVisitor {
 };
 void visit_array(const FieldView& f, ArrayVisitor& visitor);
 [[noreturn]] void throw_null_as_value(std::string_view column, std::string_view cpp_type);
+// "2026-11-24 11:40:47.123456+00": PostgreSQL's ISO form, in UTC.
+std::string format_timestamp(Timestamp t);
 }  // namespace detail
 
 template <class T>
