@@ -1,0 +1,47 @@
+#include "pgstack/cli/cli_context.h"
+
+#include <cstdlib>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "pgstack/cluster/layout.h"
+
+namespace pgstack::cli {
+namespace {
+std::string& command_name() {
+  static std::string name = "pgstack";
+  return name;
+}
+}  // namespace
+
+void set_command(std::string name) { command_name() = std::move(name); }
+const std::string& current_command() { return command_name(); }
+
+std::string resolve_dsn(const std::optional<std::string>& flag) {
+  if (flag && !flag->empty()) return *flag;
+  if (const char* env = std::getenv("DATABASE_URL"); env && *env) return env;
+  if (auto layout = cluster::ClusterLayout::load(cluster::kDefaultDir)) return layout->dsn();
+  throw BadUsage(
+      "no database given; pass --db postgresql://user@host:port/db, set DATABASE_URL, "
+      "or run `pgstack up` to start the local stack");
+}
+
+pg::Connection connect(const std::string& dsn) {
+  try {
+    pg::validate_dsn(dsn);
+  } catch (const pgstack::Error& e) {
+    throw pgstack::Error(fmt::format("malformed database URL {}: {}; use postgresql://user@host:port/db or key=value pairs",
+                                     pg::redact_dsn(dsn), e.what()));
+  }
+  try {
+    return pg::Connection(pg::ConnectOptions{.dsn = dsn, .connect_timeout = std::chrono::seconds(10)});
+  } catch (const pg::ConnectionError& e) {
+    throw pgstack::Error(fmt::format("cannot connect to {}: {}; check that the server runs and the URL is right",
+                                     pg::redact_dsn(dsn), e.what()));
+  }
+}
+
+void print_json(const nlohmann::json& doc) { std::cout << doc.dump(2) << std::endl; }
+
+}  // namespace pgstack::cli

@@ -1,0 +1,42 @@
+// What every pgstack command shares: how a failure maps to an exit code, where the
+// database comes from (--db, $DATABASE_URL, the local stack) and how to connect with
+// an error that says what to do.
+//
+//   auto dsn = pgstack::cli::resolve_dsn(db_flag);   // throws BadUsage when none is given
+//   auto conn = pgstack::cli::connect(dsn);           // throws pgstack::Error with a hint
+//   pgstack::cli::print_json({{"applied", 3}});
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "pgstack/pg/connection.h"
+#include "pgstack/pg/errors.h"
+
+namespace pgstack::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+// The command line was wrong (a missing --db, a folder that does not exist): exit 2.
+class BadUsage : public pgstack::Error {
+ public:
+  using pgstack::Error::Error;
+};
+
+// The command now running ("pgstack migrate up"), to prefix error messages.
+void set_command(std::string name);
+const std::string& current_command();
+
+// --db if given, else $DATABASE_URL, else the DSN in ./.pgstack/stack.json.
+std::string resolve_dsn(const std::optional<std::string>& flag);
+
+// Validates dsn and connects; failures name the server (password hidden) and what to do.
+pg::Connection connect(const std::string& dsn);
+
+void print_json(const nlohmann::json& doc);
+
+}  // namespace pgstack::cli

@@ -1,0 +1,273 @@
+// Runs the built `pgstack` binary as a user would, against real servers: a TestCluster
+// database for install/migrate, and stacks of its own in temp folders for up/down.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "pgstack/cluster/stack.h"
+#include "pgstack/pg/connection.h"
+#include "pgstack/sys/process.h"
+#include "pgstack/testing/test_cluster.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using pgstack::testing::TestCluster;
+
+struct Cli {
+  int code;
+  std::string output;
+};
+
+// Runs pgstack with args; DATABASE_URL is cleared so the machine's own never leaks in.
+Cli pgstack_cli(const std::vector<std::string>& args, const std::string& cwd = {}, std::vector<std::string> env = {}) {
+  std::vector<std::string> argv = {PGSTACK_CLI_PATH};
+  argv.insert(argv.end(), args.begin(), args.end());
+  env.insert(env.begin(), "DATABASE_URL=");
+  auto r = pgstack::sys::run(argv, {.env = env, .cwd = cwd, .timeout = 120s});
+  return {r.exit_code, r.output};
+}
+
+// The JSON document a --json command printed (after any NOTICE lines from libpq).
+nlohmann::json json_of(const Cli& r) {
+  auto pos = r.output.find("\n{");
+  std::string text = r.output.starts_with("{") ? r.output : pos == std::string::npos ? "" : r.output.substr(pos + 1);
+  auto doc = nlohmann::json::parse(text, nullptr, false);
+  EXPECT_FALSE(doc.is_discarded()) << "not JSON: " << r.output;
+  return doc;
+}
+
+struct TempDir {
+  TempDir() {
+    char tmpl[] = "/tmp/pgstack-cli-XXXXXX";
+    path = mkdtemp(tmpl);
+    fs::permissions(path, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec | fs::perms::others_read |
+                              fs::perms::others_exec);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  fs::path path;
+};
+
+// A stack in a temp folder, stopped whatever happens to the test.
+struct TempStack {
+  TempDir tmp;
+  fs::path dir = tmp.path / ".pgstack";
+  int port = pgstack::sys::free_tcp_port();
+  ~TempStack() {
+    pgstack_cli({"down", "--dir", dir.string()});
+    // Belt and braces: if our own down failed, stop the server anyway.
+    if (fs::exists(dir / "data/primary/postmaster.pid"))
+      pgstack::sys::run({pgstack::sys::pg_binary("pg_ctl"), "stop", "-m", "immediate", "-D", (dir / "data/primary").string()},
+                        {.as_user = pgstack::sys::server_user(), .timeout = 60s});
+  }
+  Cli up(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {"up", "--dir", dir.string(), "--port", std::to_string(port)};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return pgstack_cli(args);
+  }
+};
+
+TEST(Cli, HelpForEveryCommand) {
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"--help"}, {"version", "--help"}, {"install", "--help"}, {"migrate", "--help"},
+           {"migrate", "status", "--help"}, {"migrate", "up", "--help"}, {"up", "--help"}, {"down", "--help"}}) {
+    auto r = pgstack_cli(args);
+    EXPECT_EQ(r.code, 0) << args[0] << ": " << r.output;
+    EXPECT_NE(r.output.find("Usage"), std::string::npos) << r.output;
+  }
+}
+
+TEST(Cli, BadUsageExitsTwo) {
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {}, {"frobnicate"}, {"version", "--bogus"}, {"migrate"}, {"migrate", "sideways"}, {"up", "--port", "abc"},
+           {"up", "--port", "70000"}}) {
+    auto r = pgstack_cli(args);
+    EXPECT_EQ(r.code, 2) << (args.empty() ? "(none)" : args[0]) << ": " << r.output;
+  }
+}
+
+TEST(Cli, VersionJsonParses) {
+  auto r = pgstack_cli({"version", "--json"});
+  ASSERT_EQ(r.code, 0) << r.output;
+  auto doc = json_of(r);
+  EXPECT_TRUE(doc["version"].is_string());
+  EXPECT_TRUE(doc["modules"].is_array());
+  EXPECT_EQ(pgstack_cli({"version"}).code, 0);
+}
+
+TEST(Cli, InstallAppliesThenIsANoOp) {
+  auto db = TestCluster::shared().create_database();
+  auto first = pgstack_cli({"install", "--db", db.dsn(), "--json"});
+  ASSERT_EQ(first.code, 0) << first.output;
+  auto a = json_of(first);
+  auto second = pgstack_cli({"install", "--db", db.dsn(), "--json"});
+  ASSERT_EQ(second.code, 0) << second.output;
+  auto b = json_of(second);
+  EXPECT_TRUE(b["applied"].empty()) << second.output;
+  EXPECT_EQ(b["already_applied"].get<std::size_t>(), a["applied"].size() + a["already_applied"].get<std::size_t>());
+  // DATABASE_URL is the fallback for --db.
+  auto via_env = pgstack_cli({"install"}, {}, {"DATABASE_URL=" + db.dsn()});
+  EXPECT_EQ(via_env.code, 0) << via_env.output;
+  EXPECT_NE(via_env.output.find("nothing to do"), std::string::npos) << via_env.output;
+}
+
+TEST(Cli, MigrateUpAndStatus) {
+  auto db = TestCluster::shared().create_database();
+  TempDir tmp;
+  auto dir = tmp.path / "migrations";
+  fs::create_directories(dir);
+  std::ofstream(dir / "001_notes.sql") << "create table notes (id bigint generated always as identity primary key, body text);\n";
+  std::ofstream(dir / "002_notes_index.sql") << "create index notes_body on notes (body);\n";
+  std::vector<std::string> common = {"--db", db.dsn(), "--dir", dir.string(), "--json"};
+  auto with = [&](std::vector<std::string> args) {
+    args.insert(args.end(), common.begin(), common.end());
+    return pgstack_cli(args);
+  };
+
+  auto before = with({"migrate", "status"});
+  ASSERT_EQ(before.code, 0) << before.output;
+  auto rows = json_of(before)["migrations"];
+  ASSERT_EQ(rows.size(), 2u) << before.output;
+  EXPECT_EQ(rows[0]["state"], "pending");
+  EXPECT_EQ(rows[1]["state"], "pending");
+
+  auto up = with({"migrate", "up"});
+  ASSERT_EQ(up.code, 0) << up.output;
+  EXPECT_EQ(json_of(up)["applied"].size(), 2u);
+
+  auto after = json_of(with({"migrate", "status"}))["migrations"];
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(after[0]["state"], "applied");
+  EXPECT_FALSE(after[0]["applied_at"].is_null());
+
+  auto again = with({"migrate", "up"});
+  EXPECT_EQ(again.code, 0);
+  EXPECT_TRUE(json_of(again)["applied"].empty());
+
+  // Editing a released file is caught and refused.
+  std::ofstream(dir / "001_notes.sql") << "create table notes (id bigint);\n";
+  auto changed = json_of(with({"migrate", "status"}))["migrations"];
+  EXPECT_EQ(changed[0]["state"], "changed");
+  EXPECT_EQ(with({"migrate", "up"}).code, 1);
+
+  auto text = pgstack_cli({"migrate", "status", "--db", db.dsn(), "--dir", dir.string()});
+  EXPECT_EQ(text.code, 0);
+  EXPECT_NE(text.output.find("002_notes_index.sql"), std::string::npos) << text.output;
+
+  auto missing = pgstack_cli({"migrate", "up", "--db", db.dsn(), "--dir", (tmp.path / "nope").string()});
+  EXPECT_EQ(missing.code, 2) << missing.output;
+  EXPECT_NE(missing.output.find("does not exist"), std::string::npos) << missing.output;
+}
+
+TEST(Cli, NoDatabaseGivenExitsTwoAndSaysHow) {
+  TempDir cwd;  // no .pgstack here
+  auto r = pgstack_cli({"install"}, cwd.path.string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--db"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("DATABASE_URL"), std::string::npos) << r.output;
+}
+
+TEST(Cli, MalformedDsnFailsClearly) {
+  auto r = pgstack_cli({"install", "--db", "this is not a dsn"});
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("malformed database URL"), std::string::npos) << r.output;
+}
+
+TEST(Cli, UnreachableServerFailsQuickly) {
+  int port = pgstack::sys::free_tcp_port();
+  auto start = std::chrono::steady_clock::now();
+  auto r = pgstack_cli({"install", "--db", "postgresql://postgres@127.0.0.1:" + std::to_string(port) + "/app"});
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("cannot connect"), std::string::npos) << r.output;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 15s);
+}
+
+std::int64_t count_rows(const std::string& dsn) {
+  pgstack::pg::Connection conn(dsn);
+  return conn.query_value<std::int64_t>("select count(*) from kept");
+}
+
+TEST(Cli, StackUpDownCrashAndRecover) {
+  TempStack stack;
+  auto first = stack.up({"--json"});
+  ASSERT_EQ(first.code, 0) << first.output;
+  auto doc = json_of(first);
+  EXPECT_TRUE(doc["initialized"].get<bool>());
+  EXPECT_TRUE(doc["changed"].get<bool>());
+  const std::string dsn = doc["dsn"];
+  const std::string tcp_dsn = doc["tcp_dsn"];
+  {
+    pgstack::pg::Connection conn(tcp_dsn);
+    EXPECT_EQ(conn.query_value<std::string>("select current_database()"), "app");
+    EXPECT_EQ(conn.query_value<std::int64_t>("select count(*) from pg_extension where extname = 'pg_stat_statements'"), 1);
+    EXPECT_EQ(conn.query_value<std::string>("show data_checksums"), "on");
+    EXPECT_NE(conn.query_value<std::string>("show shared_preload_libraries").find("pg_stat_statements"), std::string::npos);
+    conn.execute_script("create table kept (id int primary key); insert into kept values (1);");
+  }
+  EXPECT_TRUE(fs::exists(stack.dir / "stack.json"));
+
+  // A second up changes nothing and says so.
+  auto second = stack.up({"--json"});
+  ASSERT_EQ(second.code, 0) << second.output;
+  EXPECT_FALSE(json_of(second)["changed"].get<bool>()) << second.output;
+  EXPECT_TRUE(json_of(second)["was_running"].get<bool>());
+  auto third = stack.up();
+  EXPECT_NE(third.output.find("nothing changed"), std::string::npos) << third.output;
+
+  // --db falls back to the local stack's stack.json.
+  auto install = pgstack_cli({"install"}, stack.tmp.path.string());
+  EXPECT_EQ(install.code, 0) << install.output;
+
+  // down keeps the data; up starts it again.
+  auto down = pgstack_cli({"down", "--dir", stack.dir.string()});
+  ASSERT_EQ(down.code, 0) << down.output;
+  EXPECT_FALSE(pgstack::cluster::status(stack.dir).running);
+  EXPECT_FALSE(pgstack::sys::port_in_use(stack.port));
+  auto down_again = pgstack_cli({"down", "--dir", stack.dir.string()});
+  EXPECT_EQ(down_again.code, 0);
+  EXPECT_NE(down_again.output.find("not running"), std::string::npos) << down_again.output;
+
+  auto restarted = stack.up({"--json"});
+  ASSERT_EQ(restarted.code, 0) << restarted.output;
+  EXPECT_FALSE(json_of(restarted)["initialized"].get<bool>());
+  EXPECT_EQ(count_rows(dsn), 1);
+
+  // A crash: SIGKILL the postmaster; up recovers it with the data.
+  auto st = pgstack::cluster::status(stack.dir);
+  ASSERT_TRUE(st.running);
+  pid_t pid = st.components.at(0).pid;
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  for (int i = 0; i < 100 && pgstack::sys::process_alive(pid); ++i) std::this_thread::sleep_for(50ms);
+  EXPECT_TRUE(pgstack::cluster::status(stack.dir).components.at(0).stale_pid);
+  auto recovered = stack.up({"--json"});
+  ASSERT_EQ(recovered.code, 0) << recovered.output;
+  EXPECT_TRUE(json_of(recovered)["recovered"].get<bool>()) << recovered.output;
+  EXPECT_EQ(count_rows(dsn), 1);
+}
+
+TEST(Cli, UpRefusesAPortInUseBeforeStartingAnything) {
+  TempStack stack;
+  stack.port = TestCluster::shared().port();  // a real server holds it
+  auto r = stack.up();
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("port " + std::to_string(stack.port) + " is in use"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--port"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(stack.dir / "data/primary/PG_VERSION"));
+}
+
+}  // namespace

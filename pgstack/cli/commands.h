@@ -1,0 +1,24 @@
+// The command groups of the pgstack CLI; main.cc registers each on the root App.
+// One file per group (version_command.cc, install_command.cc, ...), each adding its
+// subcommands with their options, help text and callback.
+//
+//   CLI::App app{"pgstack"};
+//   pgstack::cli::add_version_command(app);
+//   app.parse(argc, argv);
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace pgstack::cli {
+
+void add_version_command(CLI::App& app);
+void add_install_command(CLI::App& app);
+void add_migrate_commands(CLI::App& app);
+void add_stack_commands(CLI::App& app);  // up, down
+
+// Runs the CLI; returns the process exit code (0 ok, 1 failure, 2 bad usage).
+int run(int argc, char** argv);
+
+}  // namespace pgstack::cli

@@ -1,0 +1,41 @@
+// The CLI's top level: parse, run the chosen command, map every outcome to an exit
+// code. Nothing escapes as a crash: pgstack::Error is a failure (1) with its message,
+// CLI11's parse errors and BadUsage are bad usage (2).
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "pgstack/cli/cli_context.h"
+#include "pgstack/cli/commands.h"
+
+namespace pgstack::cli {
+
+int run(int argc, char** argv) {
+  CLI::App app{"pgstack: the Postgres-centric stack and its workloads, on PostgreSQL alone.", "pgstack"};
+  app.require_subcommand(1);
+  app.fallthrough(false);
+  add_version_command(app);
+  add_install_command(app);
+  add_migrate_commands(app);
+  add_stack_commands(app);
+  try {
+    app.parse(argc, argv);
+    return kExitOk;
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    if (code != 0) std::cerr << "run `pgstack --help` (or `pgstack <command> --help`) for usage\n";
+    return code == 0 ? kExitOk : kExitUsage;
+  } catch (const BadUsage& e) {
+    std::cerr << current_command() << ": " << e.what() << "\n";
+    return kExitUsage;
+  } catch (const pgstack::Error& e) {
+    std::cerr << current_command() << ": " << e.what() << "\n";
+    return kExitFailure;
+  } catch (const std::exception& e) {
+    std::cerr << current_command() << ": unexpected error: " << e.what()
+              << "\nthis is a bug in pgstack; please report it with the command you ran\n";
+    return kExitFailure;
+  }
+}
+
+}  // namespace pgstack::cli

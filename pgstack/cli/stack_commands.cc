@@ -1,0 +1,74 @@
+// pgstack up / down: the local stack in ./.pgstack (or --dir).
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "pgstack/cli/cli_context.h"
+#include "pgstack/cli/commands.h"
+#include "pgstack/cluster/stack.h"
+
+namespace pgstack::cli {
+namespace {
+
+struct UpArgs {
+  std::string dir = cluster::kDefaultDir;
+  std::optional<int> port;
+  bool json = false;
+};
+
+void run_up(const UpArgs& args) {
+  set_command("pgstack up");
+  auto report = cluster::up({.dir = args.dir, .port = args.port});
+  auto st = cluster::status(report.layout.dir);
+  pid_t pid = st.components.empty() ? 0 : st.components.front().pid;
+  const auto& layout = report.layout;
+  if (args.json) {
+    print_json({{"dir", layout.dir.string()},
+                {"changed", report.changed()},
+                {"was_running", report.was_running},
+                {"initialized", report.initialized},
+                {"recovered", report.recovered},
+                {"pg_cron", report.pg_cron},
+                {"pid", pid},
+                {"port", layout.primary().port},
+                {"dsn", layout.dsn()},
+                {"tcp_dsn", layout.tcp_dsn()},
+                {"actions", report.actions},
+                {"applied_migrations", report.applied_migrations},
+                {"stack", layout.to_json()}});
+    return;
+  }
+  if (!report.changed()) {
+    std::cout << fmt::format("the stack in {} is already running (postgres pid {}, port {}); nothing changed\n",
+                             layout.dir.string(), pid, layout.primary().port);
+  } else {
+    for (const auto& a : report.actions) std::cout << "  " << a << "\n";
+    std::cout << fmt::format("the stack is up: postgres 15 on port {} (pid {})\n", layout.primary().port, pid);
+  }
+  std::cout << fmt::format("  dsn:     {}\n  tcp dsn: {}\n  stop it: pgstack down{}\n", layout.dsn(), layout.tcp_dsn(),
+                           args.dir == cluster::kDefaultDir ? "" : " --dir " + args.dir);
+}
+
+}  // namespace
+
+void add_stack_commands(CLI::App& app) {
+  auto up_args = std::make_shared<UpArgs>();
+  auto* up = app.add_subcommand("up", "Start the local stack (initdb, tuned config, database `app`, pgstack's schemas)");
+  up->add_option("--dir", up_args->dir, "The stack's folder")->capture_default_str();
+  up->add_option("--port", up_args->port, "PostgreSQL's port (default: the stack's, else 54320)")
+      ->check(CLI::Range(1, 65535));
+  up->add_flag("--json", up_args->json, "Print as JSON");
+  up->callback([up_args] { run_up(*up_args); });
+
+  auto down_dir = std::make_shared<std::string>(cluster::kDefaultDir);
+  auto* down = app.add_subcommand("down", "Stop the local stack (fast shutdown); its data is kept");
+  down->add_option("--dir", *down_dir, "The stack's folder")->capture_default_str();
+  down->callback([down_dir] {
+    set_command("pgstack down");
+    auto report = cluster::down({.dir = *down_dir});
+    std::cout << report.message << "\n";
+  });
+}
+
+}  // namespace pgstack::cli

@@ -1,0 +1,120 @@
+#include "pgstack/cluster/layout.h"
+
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "pgstack/pg/errors.h"
+
+namespace pgstack::cluster {
+
+const char* to_string(Role role) {
+  switch (role) {
+    case Role::primary: return "primary";
+  }
+  return "primary";
+}
+
+ClusterLayout ClusterLayout::local(const std::filesystem::path& dir, int port) {
+  ClusterLayout layout;
+  layout.dir = std::filesystem::absolute(dir).lexically_normal();
+  if (layout.dir.has_filename() == false) layout.dir = layout.dir.parent_path();  // drop a trailing slash
+  layout.components.push_back({.name = "primary", .role = Role::primary, .port = port, .dir = layout.dir / "data" / "primary"});
+  return layout;
+}
+
+std::optional<ClusterLayout> ClusterLayout::load(const std::filesystem::path& dir) {
+  auto layout = local(dir);
+  auto file = layout.stack_file();
+  std::ifstream in(file);
+  if (!in) return std::nullopt;
+  try {
+    auto doc = nlohmann::json::parse(in);
+    layout.database = doc.value("database", std::string(kDatabase));
+    layout.components.clear();
+    for (const auto& c : doc.at("components")) {
+      auto role = c.at("role").get<std::string>();
+      if (role != "primary") throw Error(fmt::format("unknown role '{}'", role));
+      layout.components.push_back({.name = c.at("name").get<std::string>(),
+                                   .role = Role::primary,
+                                   .port = c.at("port").get<int>(),
+                                   .dir = c.at("dir").get<std::string>()});
+    }
+    (void)layout.primary();
+  } catch (const std::exception& e) {
+    throw Error(fmt::format("{} is not a valid stack file ({}); remove it and run pgstack up again", file.string(), e.what()));
+  }
+  return layout;
+}
+
+const Component& ClusterLayout::primary() const {
+  for (const auto& c : components)
+    if (c.role == Role::primary) return c;
+  throw Error("the stack layout has no primary");
+}
+
+Component& ClusterLayout::primary() {
+  return const_cast<Component&>(static_cast<const ClusterLayout*>(this)->primary());
+}
+
+namespace {
+// Percent-encodes what a URI query value may not hold as is (spaces, &, #, %...).
+std::string uri_encode(const std::string& text) {
+  std::string out;
+  for (unsigned char ch : text) {
+    if (std::isalnum(ch) || ch == '/' || ch == '.' || ch == '_' || ch == '-' || ch == '~') out += static_cast<char>(ch);
+    else out += fmt::format("%{:02X}", ch);
+  }
+  return out;
+}
+}  // namespace
+
+std::string ClusterLayout::dsn(const Component* c, const std::string& db) const {
+  if (!c) c = &primary();
+  // A URI with the socket folder as host: libpq and psql both accept it.
+  return fmt::format("postgresql://{}@/{}?host={}&port={}", kSuperuser, db.empty() ? database : db,
+                     uri_encode(run_dir().string()), c->port);
+}
+
+std::string ClusterLayout::tcp_dsn(const Component* c, const std::string& db) const {
+  if (!c) c = &primary();
+  return fmt::format("postgresql://{}@127.0.0.1:{}/{}", kSuperuser, c->port, db.empty() ? database : db);
+}
+
+nlohmann::json ClusterLayout::to_json() const {
+  nlohmann::json components_json = nlohmann::json::array();
+  for (const auto& c : components) {
+    components_json.push_back({{"name", c.name},
+                               {"role", to_string(c.role)},
+                               {"port", c.port},
+                               {"dir", c.dir.string()},
+                               {"socket_dir", run_dir().string()},
+                               {"log_file", log_file(c).string()},
+                               {"dsn", dsn(&c)},
+                               {"tcp_dsn", tcp_dsn(&c)}});
+  }
+  return {{"version", 1},
+          {"dir", dir.string()},
+          {"database", database},
+          {"dsn", dsn()},
+          {"tcp_dsn", tcp_dsn()},
+          {"components", components_json}};
+}
+
+void ClusterLayout::save() const {
+  auto file = stack_file();
+  auto tmp = file;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << to_json().dump(2) << "\n";
+    if (!out) throw Error(fmt::format("cannot write {}; check the folder's permissions and free space", tmp.string()));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, file, ec);
+  if (ec) throw Error(fmt::format("cannot write {}: {}", file.string(), ec.message()));
+}
+
+}  // namespace pgstack::cluster

@@ -1,0 +1,63 @@
+// ClusterLayout: what the local stack is made of (components with name, role, port and
+// folder) and where it lives, saved as <dir>/stack.json so the CLI and applications
+// find its DSNs. Today the stack is one primary; standby, PgBouncer and pgBackRest are
+// added as more components of the same list.
+//
+//   auto layout = pgstack::cluster::ClusterLayout::local(".pgstack", 54320);
+//   std::cout << layout.dsn();                   // over the Unix socket in .pgstack/run
+//   layout.save();                               // .pgstack/stack.json
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace pgstack::cluster {
+
+inline constexpr int kDefaultPort = 54320;
+inline constexpr const char* kDefaultDir = ".pgstack";
+inline constexpr const char* kDatabase = "app";
+inline constexpr const char* kSuperuser = "postgres";
+
+enum class Role { primary };
+const char* to_string(Role role);
+
+struct Component {
+  std::string name;         // "primary"
+  Role role = Role::primary;
+  int port = kDefaultPort;
+  std::filesystem::path dir;  // its data folder, absolute
+};
+
+struct ClusterLayout {
+  std::filesystem::path dir;  // absolute: the stack's folder (.pgstack)
+  std::string database = kDatabase;
+  std::vector<Component> components;
+
+  // The layout of a stack in dir (made absolute) with its primary on port.
+  static ClusterLayout local(const std::filesystem::path& dir, int port = kDefaultPort);
+  // Reads dir/stack.json; nullopt when there is none. Throws pgstack::Error when it
+  // is unreadable or malformed, naming the file.
+  static std::optional<ClusterLayout> load(const std::filesystem::path& dir);
+
+  std::filesystem::path run_dir() const { return dir / "run"; }    // Unix sockets
+  std::filesystem::path logs_dir() const { return dir / "logs"; }
+  std::filesystem::path stack_file() const { return dir / "stack.json"; }
+  std::filesystem::path log_file(const Component& c) const { return logs_dir() / (c.name + ".log"); }
+
+  const Component& primary() const;
+  Component& primary();
+
+  // DSNs of a component (the primary by default) for database (ours by default).
+  std::string dsn(const Component* c = nullptr, const std::string& db = {}) const;      // Unix socket
+  std::string tcp_dsn(const Component* c = nullptr, const std::string& db = {}) const;  // 127.0.0.1
+
+  nlohmann::json to_json() const;
+  // Writes stack.json atomically (temp file, then rename).
+  void save() const;
+};
+
+}  // namespace pgstack::cluster

@@ -1,0 +1,179 @@
+#include "pgstack/cluster/postgres_server.h"
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "pgstack/pg/errors.h"
+#include "pgstack/sys/process.h"
+
+namespace pgstack::cluster {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The last lines of a log, to put the server's own words in an error message.
+std::string tail(const std::string& text, int lines = 6) {
+  std::size_t pos = text.size();
+  while (pos > 0 && lines > 0) {
+    pos = text.rfind('\n', pos - 1);
+    if (pos == std::string::npos) { pos = 0; break; }
+    --lines;
+  }
+  std::string out = text.substr(pos);
+  while (!out.empty() && (out.front() == '\n')) out.erase(0, 1);
+  while (!out.empty() && (out.back() == '\n')) out.pop_back();
+  return out;
+}
+
+std::string conf_string(std::string_view text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  return out + "'";
+}
+
+sys::RunResult run_as_server(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+  return sys::run(argv, {.as_user = sys::server_user(), .timeout = timeout});
+}
+
+}  // namespace
+
+PostgresServer::PostgresServer(const ClusterLayout& layout, const Component& component)
+    : layout_(layout), component_(component) {}
+
+std::string PostgresServer::config_file() const { return (component_.dir / "pgstack.conf").string(); }
+
+bool PostgresServer::initialized() const { return fs::exists(component_.dir / "PG_VERSION"); }
+
+ServerState PostgresServer::state() const {
+  ServerState s;
+  auto pid_file = component_.dir / "postmaster.pid";
+  if (!fs::exists(pid_file)) return s;
+  std::istringstream in(read_text(pid_file));
+  long pid = 0;
+  in >> pid;
+  if (pid <= 0) {
+    s.stale_pid = true;
+    return s;
+  }
+  bool alive = sys::process_alive(static_cast<pid_t>(pid));
+  if (alive) {
+    // After a reboot or crash the pid may belong to another program now.
+    std::string comm = read_text(fmt::format("/proc/{}/comm", pid));
+    if (!comm.empty() && comm.rfind("postgres", 0) != 0) alive = false;
+  }
+  s.running = alive;
+  s.pid = alive ? static_cast<pid_t>(pid) : 0;
+  s.stale_pid = !alive;
+  return s;
+}
+
+void PostgresServer::initdb() {
+  fs::create_directories(component_.dir);
+  sys::give_to_server_user(component_.dir.string());
+  auto r = run_as_server({sys::pg_binary("initdb"), "-D", component_.dir.string(), "--data-checksums", "-E", "UTF8",
+                          "--locale=C.UTF-8", "-U", kSuperuser, "--auth=trust"},
+                         120s);
+  if (r.exit_code != 0)
+    throw Error(fmt::format("initdb of {} failed (exit {}):\n{}\nfix the cause, remove the folder and run pgstack up again",
+                            component_.dir.string(), r.exit_code, tail(r.output, 10)));
+  std::ofstream conf(component_.dir / "postgresql.conf", std::ios::app);
+  conf << "\n# Settings managed by pgstack (rewritten by `pgstack up`); ALTER SYSTEM still wins.\n"
+       << "include 'pgstack.conf'\n";
+  if (!conf) throw Error(fmt::format("cannot append to {}/postgresql.conf", component_.dir.string()));
+}
+
+bool PostgresServer::write_config(const std::vector<tune::Setting>& settings) {
+  std::string text =
+      "# Managed by pgstack: `pgstack up` rewrites this file. Override a setting with\n"
+      "# ALTER SYSTEM (postgresql.auto.conf), which is read after it.\n";
+  text += tune::to_conf(settings);
+  if (fs::exists(config_file()) && read_text(config_file()) == text) return false;
+  auto tmp = config_file() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    if (!out) throw Error(fmt::format("cannot write {}", tmp));
+  }
+  fs::rename(tmp, config_file());
+  sys::give_to_server_user(config_file());
+  return true;
+}
+
+void PostgresServer::start() {
+  auto log = layout_.log_file(component_);
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (true) {
+    auto before = fs::exists(log) ? fs::file_size(log) : 0;
+    auto r = run_as_server({sys::pg_binary("pg_ctl"), "start", "-w", "-t", "60", "-D", component_.dir.string(), "-l",
+                            log.string()},
+                           90s);
+    if (r.exit_code == 0) return;
+    std::string log_text = read_text(log);
+    std::string fresh = log_text.size() > before ? log_text.substr(before) : log_text;
+    // A killed postmaster's backends exit on their own within moments; until they do
+    // the old shared memory block is in use and the new postmaster refuses to start.
+    bool transient = fresh.find("is still in use") != std::string::npos ||
+                     fresh.find("already exists") != std::string::npos;
+    if (transient && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(500ms);
+      continue;
+    }
+    std::string why = tail(fresh.empty() ? r.output : fresh, 6);
+    if (why.find("Address already in use") != std::string::npos)
+      throw Error(fmt::format("postgres could not listen on port {}: another process took it; pass --port or stop it",
+                              component_.port));
+    throw Error(fmt::format("postgres did not start (pg_ctl exit {}):\n{}\nthe full log is {}", r.exit_code, why,
+                            log.string()));
+  }
+}
+
+void PostgresServer::stop() {
+  auto r = run_as_server({sys::pg_binary("pg_ctl"), "stop", "-w", "-t", "60", "-m", "fast", "-D", component_.dir.string()},
+                         90s);
+  if (r.exit_code != 0 && state().running)
+    throw Error(fmt::format("pg_ctl stop failed (exit {}): {}; see {}", r.exit_code, tail(r.output),
+                            layout_.log_file(component_).string()));
+}
+
+std::vector<tune::Setting> stack_settings(const ClusterLayout& layout, const Component& component, bool pg_cron) {
+  std::vector<tune::Setting> out = {
+      {"listen_addresses", "'127.0.0.1'", "local stack: reachable from this machine only"},
+      {"port", std::to_string(component.port), "the stack's port (pgstack up --port)"},
+      {"unix_socket_directories", conf_string(layout.run_dir().string()), "sockets stay inside the stack's folder"},
+      {"cluster_name", conf_string("pgstack-" + component.name), "names the processes in ps"},
+  };
+  if (pg_cron) {
+    out.push_back({"cron.database_name", conf_string(layout.database), "pg_cron runs jobs in the application's database"});
+    out.push_back({"cron.host", conf_string(layout.run_dir().string()), "pg_cron connects over the stack's socket"});
+  }
+  return out;
+}
+
+bool pg_cron_installed() {
+  std::string libdir = "/usr/lib/postgresql/15/lib";
+  std::string sharedir = "/usr/share/postgresql/15";
+  try {
+    auto r = sys::run({sys::pg_binary("pg_config"), "--pkglibdir", "--sharedir"}, {.timeout = 10s});
+    std::istringstream in(r.output);
+    if (r.exit_code == 0) in >> libdir >> sharedir;
+  } catch (const Error&) {
+    // pg_config ships with the server package; the Debian paths above are its answer.
+  }
+  return fs::exists(fs::path(libdir) / "pg_cron.so") && fs::exists(fs::path(sharedir) / "extension" / "pg_cron.control");
+}
+
+}  // namespace pgstack::cluster

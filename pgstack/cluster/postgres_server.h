@@ -1,0 +1,57 @@
+// One PostgreSQL server of the stack, driven through initdb and pg_ctl as the server
+// user (postgres when we are root). Used by stack.cc; other components (PgBouncer,
+// pgBackRest) get files of their own beside it.
+//
+//   PostgresServer server(layout, layout.primary());
+//   if (!server.initialized()) server.initdb();
+//   server.write_config(settings); server.start();
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "pgstack/cluster/layout.h"
+#include "pgstack/tune/tune.h"
+
+namespace pgstack::cluster {
+
+struct ServerState {
+  bool running = false;
+  pid_t pid = 0;
+  bool stale_pid = false;  // postmaster.pid names a dead process: the server crashed
+};
+
+class PostgresServer {
+ public:
+  PostgresServer(const ClusterLayout& layout, const Component& component);
+
+  bool initialized() const;  // PG_VERSION exists in the data folder
+  ServerState state() const;
+
+  // initdb --data-checksums -E UTF8, superuser `postgres`, trust auth (the socket
+  // folder and 127.0.0.1 are the only ways in); includes pgstack.conf at the end of
+  // postgresql.conf so the managed settings win over the defaults.
+  void initdb();
+  // Writes the managed include file (pgstack.conf); returns true when it changed.
+  bool write_config(const std::vector<tune::Setting>& settings);
+  // pg_ctl start -w; retries while a crashed server's children still hold shared memory.
+  void start();
+  // pg_ctl stop -m fast -w.
+  void stop();
+
+  std::string config_file() const;  // <data>/pgstack.conf
+
+ private:
+  const ClusterLayout& layout_;
+  const Component& component_;
+};
+
+// Extra settings the stack needs beside tune's: addresses, socket folder, logging.
+std::vector<tune::Setting> stack_settings(const ClusterLayout& layout, const Component& component, bool pg_cron);
+
+// True when the pg_cron package for PostgreSQL 15 is installed (library and control file).
+bool pg_cron_installed();
+
+}  // namespace pgstack::cluster

@@ -1,0 +1,237 @@
+#include "pgstack/cluster/stack.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "pgstack/cluster/postgres_server.h"
+#include "pgstack/pg/connection.h"
+#include "pgstack/schema/migration_runner.h"
+#include "pgstack/sys/process.h"
+#include "pgstack/tune/tune.h"
+
+namespace pgstack::cluster {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Serialises concurrent `pgstack up`/`down` on one folder; released when the process ends.
+class FolderLock {
+ public:
+  explicit FolderLock(const fs::path& dir) {
+    auto file = (dir / ".lock").string();
+    fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw Error(fmt::format("cannot create {}: {}; pass --dir with a writable folder", file, std::strerror(errno)));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      if (errno != EWOULDBLOCK) return;
+      // Another pgstack works on this stack: wait for it rather than race it.
+      ::flock(fd_, LOCK_EX);
+    }
+  }
+  ~FolderLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FolderLock(const FolderLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+void check_port(int port) {
+  if (port < 1 || port > 65535)
+    throw Error(fmt::format("port {} is out of range; pass --port with a number from 1024 to 65535", port));
+}
+
+// Creates dir and the folders the server writes, and checks the server user reaches them.
+void prepare_folders(const ClusterLayout& layout) {
+  std::error_code ec;
+  fs::create_directories(layout.dir, ec);
+  if (ec || ::access(layout.dir.c_str(), W_OK | X_OK) != 0)
+    throw Error(fmt::format("cannot write to {}: {}; pass --dir with a writable folder", layout.dir.string(),
+                            ec ? ec.message() : std::strerror(errno)));
+  // The server user (postgres, when we are root) must pass through it to its own folders.
+  fs::permissions(layout.dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                  fs::perms::others_read | fs::perms::others_exec, ec);
+  for (const auto& sub : {layout.run_dir(), layout.logs_dir(), layout.dir / "data"}) {
+    fs::create_directories(sub, ec);
+    if (ec) throw Error(fmt::format("cannot create {}: {}; pass --dir with a writable folder", sub.string(), ec.message()));
+    sys::give_to_server_user(sub.string());
+  }
+  if (auto user = sys::server_user(); !user.empty()) {
+    auto r = sys::run({"test", "-w", layout.run_dir().string(), "-a", "-x", layout.run_dir().string()}, {.as_user = user});
+    if (r.exit_code != 0)
+      throw Error(fmt::format(
+          "the {} user cannot reach {} (a parent folder is private to its owner); pass --dir with a folder "
+          "others may enter, or run chmod o+x on the parents",
+          user, layout.dir.string()));
+  }
+}
+
+// Everything checked before anything starts, so a failure leaves nothing half-done.
+void preflight(const ClusterLayout& layout) {
+  for (const char* program : {"initdb", "pg_ctl", "postgres"}) (void)sys::pg_binary(program);
+  for (const auto& c : layout.components) {
+    check_port(c.port);
+    if (sys::port_in_use(c.port))
+      throw Error(fmt::format("port {} is in use by another process; pass --port or stop it", c.port));
+  }
+  prepare_folders(layout);
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void say(const UpOptions& options, const std::string& line) {
+  if (options.progress) options.progress(line);
+}
+
+// The app database, pg_stat_statements and pgstack's schemas: each created only if missing.
+void ensure_database(const ClusterLayout& layout, UpReport& report) {
+  {
+    pg::Connection admin(layout.dsn(nullptr, "postgres"));
+    auto exists = admin.query_optional<std::int32_t>("select 1 from pg_database where datname = $1", layout.database);
+    if (!exists) {
+      admin.execute_script("create database " + admin.quote_identifier(layout.database));
+      report.actions.push_back(fmt::format("created database {}", layout.database));
+    }
+  }
+  pg::Connection conn(layout.dsn());
+  auto has_pgss = conn.query_optional<std::int32_t>("select 1 from pg_extension where extname = 'pg_stat_statements'");
+  if (!has_pgss) {
+    conn.execute_script("create extension if not exists pg_stat_statements");
+    report.actions.push_back("created extension pg_stat_statements");
+  }
+  auto preload = conn.query_value<std::string>("select current_setting('shared_preload_libraries')");
+  report.pg_cron = preload.find("pg_cron") != std::string::npos;
+  schema::MigrationRunner runner(conn);
+  auto applied = runner.apply(schema::builtin_module_list());
+  for (const auto& m : applied.applied) {
+    auto name = m.module + "/" + m.name;
+    report.applied_migrations.push_back(name);
+    report.actions.push_back("applied " + name);
+  }
+}
+
+}  // namespace
+
+UpReport up(const UpOptions& options) {
+  auto existing = ClusterLayout::load(options.dir);
+  const int port = options.port.value_or(existing ? existing->primary().port : kDefaultPort);
+  check_port(port);
+  ClusterLayout layout = existing ? *existing : ClusterLayout::local(options.dir, port);
+
+  UpReport report;
+  std::error_code ec;
+  fs::create_directories(layout.dir, ec);
+  if (ec) throw Error(fmt::format("cannot create {}: {}; pass --dir with a writable folder", layout.dir.string(), ec.message()));
+  FolderLock lock(layout.dir);
+
+  PostgresServer server(layout, layout.primary());
+  auto state = server.state();
+  if (state.running) {
+    if (layout.primary().port != port)
+      throw Error(fmt::format("the stack in {} is running on port {}; run pgstack down first to move it to port {}",
+                              layout.dir.string(), layout.primary().port, port));
+    report.was_running = true;
+    say(options, fmt::format("postgres is already running (pid {}, port {})", state.pid, port));
+  } else {
+    layout.primary().port = port;
+    preflight(layout);
+    if (!server.initialized()) {
+      const auto& data = layout.primary().dir;
+      if (fs::exists(data) && !fs::is_empty(data))
+        throw Error(fmt::format("{} holds files but no PostgreSQL cluster; move them away or pass another --dir",
+                                data.string()));
+      say(options, "initdb " + data.string());
+      server.initdb();
+      report.initialized = true;
+      report.actions.push_back(fmt::format("initialized a new cluster in {}", data.string()));
+    }
+    const bool pg_cron = pg_cron_installed();
+    auto machine = tune::detect_machine();
+    tune::TuneInput input{.memory = machine.memory, .cores = machine.cores, .connections = options.max_connections};
+    input.preload_libraries = pg_cron ? std::vector<std::string>{"pg_stat_statements", "pg_cron"}
+                                      : std::vector<std::string>{"pg_stat_statements"};
+    auto settings = stack_settings(layout, layout.primary(), pg_cron);
+    for (auto& s : tune::recommend(input)) settings.push_back(std::move(s));
+    if (server.write_config(settings) && !report.initialized)
+      report.actions.push_back("rewrote " + server.config_file());
+    if (state.stale_pid) {
+      report.recovered = true;
+      report.actions.push_back("found a stale postmaster.pid (the server had crashed); restarting with crash recovery");
+    }
+    say(options, fmt::format("starting postgres on port {}", port));
+    server.start();
+    report.actions.push_back(fmt::format("started postgres on port {} (pid {}), log in {}", port, server.state().pid,
+                                         layout.log_file(layout.primary()).string()));
+  }
+
+  ensure_database(layout, report);
+
+  auto json = layout.to_json().dump(2) + "\n";
+  if (read_text(layout.stack_file()) != json) {
+    layout.save();
+    report.actions.push_back("wrote " + layout.stack_file().string());
+  }
+  report.layout = layout;
+  return report;
+}
+
+DownReport down(const DownOptions& options) {
+  DownReport report;
+  auto layout = ClusterLayout::load(options.dir).value_or(ClusterLayout::local(options.dir));
+  if (!fs::exists(layout.dir)) {
+    report.message = fmt::format("no stack in {}; nothing to stop", layout.dir.string());
+    return report;
+  }
+  FolderLock lock(layout.dir);
+  std::vector<std::string> stopped;
+  for (const auto& c : layout.components) {
+    PostgresServer server(layout, c);
+    if (!server.state().running) continue;
+    server.stop();
+    report.was_running = true;
+    stopped.push_back(fmt::format("{} (port {})", c.name, c.port));
+  }
+  if (report.was_running) {
+    std::string names;
+    for (const auto& s : stopped) names += (names.empty() ? "" : ", ") + s;
+    report.message = fmt::format("stopped {}; data kept in {}", names, layout.dir.string());
+  } else {
+    report.message = fmt::format("the stack in {} is not running; nothing to stop", layout.dir.string());
+  }
+  return report;
+}
+
+StackStatus status(const fs::path& dir) {
+  StackStatus out;
+  auto layout = ClusterLayout::load(dir);
+  if (!layout) {
+    auto guess = ClusterLayout::local(dir);
+    if (!fs::exists(guess.primary().dir / "PG_VERSION")) return out;
+    layout = guess;
+  }
+  out.exists = true;
+  out.running = true;
+  for (const auto& c : layout->components) {
+    auto st = PostgresServer(*layout, c).state();
+    out.components.push_back(
+        {.name = c.name, .role = c.role, .port = c.port, .running = st.running, .pid = st.pid, .stale_pid = st.stale_pid});
+    out.running = out.running && st.running;
+  }
+  out.layout = std::move(layout);
+  return out;
+}
+
+}  // namespace pgstack::cluster

@@ -1,0 +1,77 @@
+// The local stack under ./.pgstack: up (preflight, initdb, tuned config, start, the
+// `app` database with pgstack's schemas, stack.json), down (fast stop, data kept) and
+// status. Every step is idempotent: up on a running stack changes nothing, a stopped
+// one starts with its data, a crashed one (postmaster killed) recovers.
+//
+//   auto report = pgstack::cluster::up({.dir = ".pgstack", .port = 54320});
+//   for (const auto& line : report.actions) std::cout << line << "\n";
+//   pgstack::cluster::down({.dir = ".pgstack"});
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pgstack/cluster/layout.h"
+
+namespace pgstack::cluster {
+
+struct UpOptions {
+  std::filesystem::path dir = kDefaultDir;
+  // The primary's port; unset keeps the port in stack.json, else kDefaultPort.
+  std::optional<int> port;
+  int max_connections = 200;
+  // Called with each step as it happens ("initdb", "starting postgres"...), for progress.
+  std::function<void(const std::string&)> progress;
+};
+
+struct UpReport {
+  ClusterLayout layout;
+  bool was_running = false;  // nothing needed starting
+  bool initialized = false;  // initdb ran: a new stack
+  bool recovered = false;    // found a stale postmaster.pid (a crash) and restarted
+  bool pg_cron = false;      // pg_cron is preloaded (the package is installed)
+  std::vector<std::string> actions;          // what changed, in order; empty: nothing
+  std::vector<std::string> applied_migrations;  // "core/001_core.sql"
+  bool changed() const { return !actions.empty(); }
+};
+
+// Brings the stack up. Throws pgstack::Error saying what failed and what to do;
+// the preflight (binaries, port, folder) runs before anything is started.
+UpReport up(const UpOptions& options = {});
+
+struct DownOptions {
+  std::filesystem::path dir = kDefaultDir;
+};
+
+struct DownReport {
+  bool was_running = false;
+  std::string message;
+};
+
+// Stops every component (pg_ctl stop -m fast), keeping the data.
+DownReport down(const DownOptions& options = {});
+
+struct ComponentStatus {
+  std::string name;
+  Role role = Role::primary;
+  int port = 0;
+  bool running = false;
+  pid_t pid = 0;          // 0 when not running
+  bool stale_pid = false;  // postmaster.pid left behind by a crash
+};
+
+struct StackStatus {
+  bool exists = false;  // stack.json or a data folder found
+  bool running = false;  // every component runs
+  std::optional<ClusterLayout> layout;
+  std::vector<ComponentStatus> components;
+};
+
+StackStatus status(const std::filesystem::path& dir = kDefaultDir);
+
+}  // namespace pgstack::cluster
