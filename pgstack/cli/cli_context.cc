@@ -31,14 +31,15 @@ pg::Connection connect(const std::string& dsn) {
   try {
     pg::validate_dsn(dsn);
   } catch (const pgstack::Error& e) {
-    throw pgstack::Error(fmt::format("malformed database URL {}: {}; use postgresql://user@host:port/db or key=value pairs",
-                                     pg::redact_dsn(dsn), e.what()));
+    // The driver's message already quotes libpq's reason and the accepted forms.
+    throw pgstack::Error(fmt::format("malformed database URL: {}", e.what()));
   }
   try {
     return pg::Connection(pg::ConnectOptions{.dsn = dsn, .connect_timeout = std::chrono::seconds(10)});
   } catch (const pg::ConnectionError& e) {
-    throw pgstack::Error(fmt::format("cannot connect to {}: {}; check that the server runs and the URL is right",
-                                     pg::redact_dsn(dsn), e.what()));
+    std::string why = e.what();
+    if (why.find("cannot connect") == std::string::npos) why = "cannot connect to " + pg::redact_dsn(dsn) + ": " + why;
+    throw pgstack::Error(why + "\ncheck that the server is running and that the URL is right");
   }
 }
 

@@ -22,6 +22,12 @@ int run(int argc, char** argv) {
     app.parse(argc, argv);
     return kExitOk;
   } catch (const CLI::ParseError& e) {
+    // "pgstack frobnicate" reads better as an unknown command than as a missing one.
+    if (argc > 1 && argv[1][0] != '-' && app.get_subcommands().empty()) {
+      std::cerr << "pgstack: unknown command '" << argv[1] << "'\n"
+                << "run `pgstack --help` for the list of commands\n";
+      return kExitUsage;
+    }
     int code = app.exit(e);
     if (code != 0) std::cerr << "run `pgstack --help` (or `pgstack <command> --help`) for usage\n";
     return code == 0 ? kExitOk : kExitUsage;

@@ -71,9 +71,14 @@ ServerState PostgresServer::state() const {
   }
   bool alive = sys::process_alive(static_cast<pid_t>(pid));
   if (alive) {
-    // After a reboot or crash the pid may belong to another program now.
+    // After a reboot or crash the pid may belong to another program now; and a killed
+    // postmaster stays a zombie until its parent (often init) reaps it.
     std::string comm = read_text(fmt::format("/proc/{}/comm", pid));
     if (!comm.empty() && comm.rfind("postgres", 0) != 0) alive = false;
+    std::string stat = read_text(fmt::format("/proc/{}/stat", pid));
+    auto paren = stat.rfind(')');
+    if (paren != std::string::npos && paren + 2 < stat.size() && (stat[paren + 2] == 'Z' || stat[paren + 2] == 'X'))
+      alive = false;
   }
   s.running = alive;
   s.pid = alive ? static_cast<pid_t>(pid) : 0;

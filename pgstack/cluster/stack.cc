@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -74,15 +75,23 @@ void prepare_folders(const ClusterLayout& layout) {
   }
 }
 
-// Everything checked before anything starts, so a failure leaves nothing half-done.
-void preflight(const ClusterLayout& layout) {
+// Programs and ports: checked before anything is created or started.
+void check_programs_and_ports(const ClusterLayout& layout, bool after_crash) {
   for (const char* program : {"initdb", "pg_ctl", "postgres"}) (void)sys::pg_binary(program);
   for (const auto& c : layout.components) {
     check_port(c.port);
-    if (sys::port_in_use(c.port))
+    // A killed postmaster's backends inherit its listening socket and keep the port
+    // answering until they notice and exit, which takes them a moment.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(after_crash ? 15 : 0);
+    while (sys::port_in_use(c.port) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (sys::port_in_use(c.port)) {
+      if (after_crash)
+        throw Error(fmt::format("port {} is still held, probably by processes left by the crashed server; "
+                                "stop them (ps -u postgres) or pass --port", c.port));
       throw Error(fmt::format("port {} is in use by another process; pass --port or stop it", c.port));
+    }
   }
-  prepare_folders(layout);
 }
 
 std::string read_text(const fs::path& path) {
@@ -131,23 +140,29 @@ UpReport up(const UpOptions& options) {
   check_port(port);
   ClusterLayout layout = existing ? *existing : ClusterLayout::local(options.dir, port);
 
+  const int recorded_port = layout.primary().port;  // where a running server listens
   UpReport report;
+  PostgresServer server(layout, layout.primary());
+  if (auto early = server.state(); !early.running) {
+    layout.primary().port = port;
+    check_programs_and_ports(layout, early.stale_pid);
+  }
   std::error_code ec;
   fs::create_directories(layout.dir, ec);
   if (ec) throw Error(fmt::format("cannot create {}: {}; pass --dir with a writable folder", layout.dir.string(), ec.message()));
   FolderLock lock(layout.dir);
 
-  PostgresServer server(layout, layout.primary());
-  auto state = server.state();
+  auto state = server.state();  // again, under the lock: another `up` may have run meanwhile
   if (state.running) {
-    if (layout.primary().port != port)
+    if (recorded_port != port)
       throw Error(fmt::format("the stack in {} is running on port {}; run pgstack down first to move it to port {}",
-                              layout.dir.string(), layout.primary().port, port));
+                              layout.dir.string(), recorded_port, port));
+    layout.primary().port = recorded_port;
     report.was_running = true;
     say(options, fmt::format("postgres is already running (pid {}, port {})", state.pid, port));
   } else {
     layout.primary().port = port;
-    preflight(layout);
+    prepare_folders(layout);
     if (!server.initialized()) {
       const auto& data = layout.primary().dir;
       if (fs::exists(data) && !fs::is_empty(data))
