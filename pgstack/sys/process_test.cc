@@ -180,7 +180,15 @@ TEST(Run, AsUnknownUserThrows) {
 
 TEST(Run, AsAnotherUserWithoutRootThrows) {
   if (pgstack::sys::is_root()) GTEST_SKIP() << "root may switch users";
-  EXPECT_THROW(run({"true"}, {.as_user = "postgres"}), pgstack::Error);
+  EXPECT_THROW(run({"true"}, {.as_user = "root"}), pgstack::Error);
+}
+
+TEST(Run, AsOurselvesNeedsNoSwitch) {
+  auto me = run({"id", "-un"});
+  me.output.pop_back();
+  auto r = run({"id", "-un"}, {.as_user = me.output});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, me.output + "\n");
 }
 
 TEST(Spawn, ReturnsALiveDetachedPidWhoseOutputReachesTheLog) {
