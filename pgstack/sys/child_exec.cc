@@ -166,6 +166,9 @@ void ChildExec::exec_in_child(const Stdio& stdio, bool new_session) const noexce
     }
   }
   if (!cwd_.empty() && ::chdir(cwd_.c_str()) != 0) fail_in_child(stdio.report_fd, ChildFailure::kCwd, errno);
+  // Our directory may be closed to the new user (root's home): relative paths could not
+  // work there anyway, and PostgreSQL's programs warn about it, so start in / instead.
+  if (cwd_.empty() && switch_user_ && ::access(".", X_OK) != 0) (void)::chdir("/");
   if (path_.empty()) fail_in_child(stdio.report_fd, ChildFailure::kExec, ENOENT);
   ::execve(path_.c_str(), argv_.data(), envp_.data());
   fail_in_child(stdio.report_fd, ChildFailure::kExec, errno);

@@ -25,7 +25,7 @@ struct RunOptions {
   std::string as_user;
   // Extra NAME=value entries added to (or replacing ones in) the inherited environment.
   std::vector<std::string> env;
-  // Working directory of the child; empty keeps ours.
+  // Working directory of the child; empty keeps ours (or / when as_user may not enter it).
   std::string cwd;
   // Killed (SIGKILL, with its whole process group) after this long; zero waits forever.
   std::chrono::milliseconds timeout{0};

@@ -174,6 +174,16 @@ TEST(Run, AsUserRunsAsPostgres) {
   EXPECT_THAT(groups.output, Not(HasSubstr(" 0 "))) << "root's groups must be dropped";
 }
 
+TEST(Run, AsUserStartsInRootWhenOurDirectoryIsClosedToIt) {
+  if (!pgstack::sys::is_root()) GTEST_SKIP() << "switching users needs root";
+  TempDir closed;  // mkdtemp makes it 0700, root's own
+  auto here = fs::current_path();
+  fs::current_path(closed.path);
+  auto r = run({"pwd"}, {.as_user = "postgres"});
+  fs::current_path(here);
+  EXPECT_EQ(r.output, "/\n");
+}
+
 TEST(Run, AsUnknownUserThrows) {
   EXPECT_THROW(run({"true"}, {.as_user = "pgstack-no-such-user"}), pgstack::Error);
 }
