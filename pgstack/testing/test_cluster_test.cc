@@ -1,6 +1,9 @@
 #include "pgstack/testing/test_cluster.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -178,6 +181,38 @@ TEST(TestCluster, RestartKeepsDataAndPort) {
   EXPECT_FALSE(sys::process_alive(before));
   cluster.start();
   EXPECT_EQ(Connection(db.tcp_dsn()).query_value<std::int64_t>("select count(*) from kept"), 2);
+}
+
+// Holds 127.0.0.1:port, listening or merely bound (which a connect check cannot see,
+// but the server's bind fails on all the same).
+struct PortSquatter {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  PortSquatter(int port, bool listen) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    if (listen) {
+      EXPECT_EQ(::listen(fd, 4), 0);
+    }
+  }
+  ~PortSquatter() { ::close(fd); }
+};
+
+TEST(TestCluster, StartMovesToAnotherPortWhenItsPortWasTaken) {
+  TestCluster cluster;
+  auto db = cluster.create_database();
+  for (bool listening : {true, false}) {
+    cluster.stop();
+    int old_port = cluster.port();
+    PortSquatter squatter(old_port, listening);
+    cluster.start();
+    EXPECT_NE(cluster.port(), old_port) << (listening ? "listening" : "bound only");
+    EXPECT_EQ(Connection(db.tcp_dsn()).query_value<std::int32_t>("select 1"), 1);
+  }
+  // The bound-only round got past the connect check and was retried after the failed bind.
+  EXPECT_THAT(read_file(cluster.log_file()), HasSubstr("Address already in use"));
 }
 
 TEST(TestCluster, KillServerThenStartRecoversCommittedData) {
