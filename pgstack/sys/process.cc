@@ -12,11 +12,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <thread>
 
 #include "pgstack/pg/errors.h"
 #include "pgstack/sys/child_exec.h"
+#include "pgstack/sys/files.h"
 
 namespace pgstack::sys {
 
@@ -222,8 +222,7 @@ bool process_alive(pid_t pid) {
   if (::kill(pid, 0) != 0 && errno != EPERM) return false;
   // The state letter follows the command name, which is in parentheses and may itself
   // contain ") ", so look after the last one.
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string stat = read_text_file("/proc/" + std::to_string(pid) + "/stat");
   auto paren = stat.rfind(')');
   if (paren == std::string::npos || paren + 2 >= stat.size()) return true;  // no /proc: trust kill()
   char state = stat[paren + 2];

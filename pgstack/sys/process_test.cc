@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "pgstack/pg/errors.h"
+#include "pgstack/sys/files.h"
 
 namespace {
 
@@ -340,6 +341,19 @@ TEST(Users, GiveToServerUserChownsRecursively) {
     ASSERT_EQ(::stat(p.c_str(), &st), 0);
     EXPECT_EQ(st.st_uid, expected) << p;
   }
+}
+
+TEST(Files, WriteAppendAndReadFromAnOffset) {
+  TempDir dir;
+  auto path = (dir.path / "f.txt").string();
+  EXPECT_EQ(pgstack::sys::read_text_file(path), "") << "missing reads as empty";
+  pgstack::sys::write_text_file(path, "first\n");
+  pgstack::sys::write_text_file(path, "second\n", pgstack::sys::WriteMode::append);
+  EXPECT_EQ(pgstack::sys::read_text_file(path), "first\nsecond\n");
+  EXPECT_EQ(pgstack::sys::read_text_file(path, 6), "second\n");
+  pgstack::sys::write_text_file(path, "replaced");
+  EXPECT_EQ(pgstack::sys::read_text_file(path), "replaced");
+  EXPECT_THROW(pgstack::sys::write_text_file((dir.path / "no/such/dir").string(), "x"), pgstack::Error);
 }
 
 }  // namespace

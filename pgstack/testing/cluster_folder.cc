@@ -8,12 +8,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <thread>
 #include <vector>
 
 #include "pgstack/pg/errors.h"
+#include "pgstack/sys/files.h"
 #include "pgstack/sys/process.h"
 
 namespace pgstack::testing::detail {
@@ -29,10 +29,7 @@ constexpr std::size_t kMaxBaseLength = 107 - (1 + 20 + 5 + 15);
 // A folder with no owner file yet is someone's cluster being created, unless older.
 constexpr auto kOwnerlessGrace = 60s;
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+std::string read_text(const fs::path& path) { return sys::read_text_file(path.string()); }
 
 // Field 22 of /proc/<pid>/stat: when the process started, in clock ticks since boot.
 std::string start_time_of(pid_t pid) {
@@ -74,12 +71,13 @@ std::string make_cluster_folder(const std::string& base) {
   if (::mkdtemp(pattern.data()) == nullptr) {
     throw Error("TestCluster: cannot create a folder in " + base + ": " + std::strerror(errno));
   }
-  std::ofstream owner(fs::path(pattern) / kOwnerFile);
-  owner << ::getpid() << ' ' << start_time_of(::getpid()) << '\n';
-  owner.close();
-  if (!owner) {
-    fs::remove_all(pattern);
-    throw Error("TestCluster: cannot write the owner file in " + pattern);
+  try {
+    sys::write_text_file((fs::path(pattern) / kOwnerFile).string(),
+                         std::to_string(::getpid()) + " " + start_time_of(::getpid()) + "\n");
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(pattern, ec);
+    throw;
   }
   return pattern;
 }

@@ -7,13 +7,13 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <mutex>
 #include <thread>
 #include <utility>
 
 #include "pgstack/pg/connection.h"
 #include "pgstack/pg/errors.h"
+#include "pgstack/sys/files.h"
 #include "pgstack/sys/process.h"
 #include "pgstack/testing/cluster_folder.h"
 #include "pgstack/testing/watchdog.h"
@@ -51,23 +51,14 @@ std::string conf_string(std::string_view value) {
   return out + "'";
 }
 
-std::string read_text_from(const std::string& path, std::uintmax_t offset) {
-  std::ifstream in(path);
-  in.seekg(static_cast<std::streamoff>(offset));
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 std::uintmax_t size_of(const std::string& path) {
   std::error_code ec;
   auto size = fs::file_size(path, ec);
   return ec ? 0 : size;
 }
 
-void write_file(const fs::path& path, const std::string& text, std::ios::openmode mode = std::ios::trunc) {
-  std::ofstream out(path, std::ios::out | mode);
-  out << text;
-  out.close();
-  if (!out) throw Error("TestCluster: cannot write " + path.string());
+void write_file(const fs::path& path, const std::string& text, sys::WriteMode mode = sys::WriteMode::replace) {
+  sys::write_text_file(path.string(), text, mode);
   sys::give_to_server_user(path.string());
 }
 
@@ -137,7 +128,7 @@ void TestCluster::State::write_settings() {
       "shared_preload_libraries = 'pg_stat_statements'\n"
       "include '" + std::string(kPortFile) + "'\n";
   for (const auto& line : options.settings) conf += line + "\n";
-  write_file(fs::path(data) / "postgresql.conf", conf, std::ios::app);
+  write_file(fs::path(data) / "postgresql.conf", conf, sys::WriteMode::append);
 }
 
 void TestCluster::State::write_port() {
@@ -158,7 +149,7 @@ void TestCluster::State::start() {
     auto log_start = size_of(log);
     auto r = run_server_program(root, {"pg_ctl", "start", "-w", "-t", "60", "-D", data, "-l", log, "-s"}, 90s);
     if (r.exit_code == 0) return;
-    std::string server_log = read_text_from(log, log_start);
+    std::string server_log = sys::read_text_file(log, log_start);
     if (attempt < kStartAttempts && is_port_collision(server_log)) continue;  // someone took the port
     throw Error("TestCluster: pg_ctl start failed (exit " + std::to_string(r.exit_code) + "): " + r.output +
                 "\nserver log " + log + ":\n" + server_log);
@@ -280,7 +271,10 @@ const std::string& TestCluster::data_dir() const noexcept { return state_->data;
 const std::string& TestCluster::socket_dir() const noexcept { return state_->socket; }
 const std::string& TestCluster::log_file() const noexcept { return state_->log; }
 std::string TestCluster::superuser() const { return kSuperuser; }
-pid_t TestCluster::postmaster_pid() const { return detail::read_postmaster_pid(state_->data); }
+pid_t TestCluster::postmaster_pid() const {
+  pid_t pid = detail::read_postmaster_pid(state_->data);
+  return detail::is_live_postgres(pid) ? pid : 0;  // a crashed server leaves its pid file behind
+}
 
 void TestCluster::stop() { state_->stop("fast"); }
 void TestCluster::start() { state_->start(); }

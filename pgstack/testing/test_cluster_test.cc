@@ -226,6 +226,8 @@ TEST(TestCluster, KillServerThenStartRecoversCommittedData) {
   pid_t before = cluster.postmaster_pid();
   cluster.kill_server();
   EXPECT_FALSE(sys::process_alive(before));
+  EXPECT_EQ(cluster.postmaster_pid(), 0);
+  EXPECT_THROW(cluster.kill_server(), pgstack::Error);
   EXPECT_THROW(Connection(pgstack::pg::ConnectOptions{.dsn = db.dsn(), .connect_timeout = 1s}), pgstack::Error);
 
   cluster.start();

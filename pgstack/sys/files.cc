@@ -1,0 +1,43 @@
+#include "pgstack/sys/files.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "pgstack/pg/errors.h"
+#include "pgstack/sys/child_exec.h"
+
+namespace pgstack::sys {
+
+std::string read_text_file(const std::string& path, std::uint64_t offset) {
+  detail::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return {};
+  std::string text;
+  char buffer[65536];
+  auto position = static_cast<off_t>(offset);
+  for (;;) {
+    ssize_t n = ::pread(fd.get(), buffer, sizeof buffer, position);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buffer, static_cast<std::size_t>(n));
+    position += n;
+  }
+  return text;
+}
+
+void write_text_file(const std::string& path, const std::string& text, WriteMode mode) {
+  int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (mode == WriteMode::append ? O_APPEND : O_TRUNC);
+  detail::Fd fd(::open(path.c_str(), flags, 0644));
+  if (!fd) throw Error("cannot write " + path + ": " + std::strerror(errno));
+  std::size_t written = 0;
+  while (written < text.size()) {
+    ssize_t n = ::write(fd.get(), text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw Error("cannot write " + path + ": " + std::strerror(errno));
+    written += static_cast<std::size_t>(n);
+  }
+}
+
+}  // namespace pgstack::sys
