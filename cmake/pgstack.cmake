@@ -52,6 +52,6 @@ function(pgstack_generate_module_registry)
             -P ${PROJECT_SOURCE_DIR}/cmake/embed_sql.cmake
     DEPENDS ${all_files} ${spec_file} ${PROJECT_SOURCE_DIR}/cmake/embed_sql.cmake
     COMMENT "Embedding SQL migrations")
-  add_library(pgstack_modules STATIC ${out})
+  add_library(pgstack_modules STATIC ${out} ${PROJECT_SOURCE_DIR}/pgstack/schema/builtin_module_list.cc)
   target_link_libraries(pgstack_modules PUBLIC pgstack_schema)
 endfunction()

@@ -17,6 +17,7 @@
 #include "pgstack/pg/connection.h"
 #include "pgstack/pg/errors.h"
 #include "pgstack/pg/types.h"
+#include "pgstack/schema/builtin_modules.h"
 
 namespace pgstack::schema {
 
@@ -38,8 +39,21 @@ struct Module {
   std::vector<Migration> migrations;  // ascending version
 };
 
-// pgstack's embedded modules, dependencies first.
+// pgstack's embedded modules, dependencies first (defined in pgstack_modules).
 std::vector<Module> builtin_module_list();
+
+// The version of a NNN_name.sql file name, or nullopt when the name is not one.
+std::optional<int> migration_version(std::string_view file_name);
+
+// A migration from its text: version from the name, SHA-256 checksum of the text
+// (CRLF read as LF), transactional unless marked. Throws MigrationError for a bad name.
+Migration make_migration(const std::string& module, const std::string& file_name, const std::string& source,
+                         std::string_view sql);
+
+// Modules with each one after those it depends on; throws for a cycle, an unknown
+// dependency or a name used twice.
+std::vector<Module> order_modules(std::vector<Module> modules);
+std::vector<Module> modules_from_embedded(const std::vector<EmbeddedModule>& embedded);
 
 // Reads dir/NNN_name.sql as module `module_name`. Throws MigrationError for a file
 // name without a version, two files with one version, or an unreadable folder.
