@@ -76,13 +76,17 @@ std::string redact_dsn(std::string_view dsn) {
   return out;
 }
 
-Connection::Connection(const ConnectOptions& options) : options_(options), cache_enabled_(options.statement_cache) {
+Connection::Connection(const ConnectOptions& options)
+    : options_(options),
+      notices_(std::make_unique<NoticeSink>(NoticeSink{.callback = options.on_notice})),
+      cache_enabled_(options.statement_cache) {
   validate_dsn(options_.dsn);
   // Defaults first: what the DSN says (expanded at the position of dbname) wins.
   const char* keys[] = {"client_encoding", "fallback_application_name", "dbname", nullptr};
   const char* values[] = {"UTF8", options_.application_name.c_str(), options_.dsn.c_str(), nullptr};
   conn_ = PQconnectStartParams(keys, values, /*expand_dbname=*/1);
   if (!conn_) throw_connection_error("cannot connect: libpq is out of memory", false);
+  PQsetNoticeReceiver(conn_, &receive_notice, notices_.get());
 
   const auto deadline = std::chrono::steady_clock::now() + options_.connect_timeout;
   PostgresPollingStatusType state = PGRES_POLLING_WRITING;
@@ -107,6 +111,7 @@ Connection::Connection(const ConnectOptions& options) : options_(options), cache
 
 Connection::Connection(Connection&& other) noexcept
     : options_(std::move(other.options_)),
+      notices_(std::move(other.notices_)),
       conn_(std::exchange(other.conn_, nullptr)),
       cache_enabled_(other.cache_enabled_),
       next_statement_(other.next_statement_),
@@ -118,6 +123,7 @@ Connection& Connection::operator=(Connection&& other) noexcept {
   if (this != &other) {
     close();
     options_ = std::move(other.options_);
+    notices_ = std::move(other.notices_);
     conn_ = std::exchange(other.conn_, nullptr);
     cache_enabled_ = other.cache_enabled_;
     next_statement_ = other.next_statement_;
@@ -199,7 +205,8 @@ Result Connection::execute(std::string_view sql, const Params& params) {
   const bool autocommit = PQtransactionStatus(conn_) == PQTRANS_IDLE;
   for (int attempt = 0;; ++attempt) {
     PGresult* raw = nullptr;
-    const std::string* statement = cache_enabled_ ? prepare_cached(sql, params) : nullptr;
+    const std::string* statement =
+        cache_enabled_ && options_.statement_cache_capacity > 0 ? prepare_cached(sql, params) : nullptr;
     if (statement) {
       raw = PQexecPrepared(conn_, statement->c_str(), params.size(), params.values(), params.lengths(),
                            params.formats(), /*resultFormat=*/1);
@@ -241,15 +248,17 @@ const std::string* Connection::prepare_cached(std::string_view sql, const Params
     lru_.splice(lru_.begin(), lru_, it->second.lru);
     return &it->second.name;
   }
-  std::string name = fmt::format("pgstack_{}", next_statement_++);
-  ResultGuard guard{PQprepare(conn_, name.c_str(), std::string(sql).c_str(), params.size(), params.types().data())};
-  if (!succeeded(guard.r)) throw_last_error(guard.r);
+  // Evict before preparing, so the server never holds more than the capacity.
   if (cache_.size() >= options_.statement_cache_capacity && !lru_.empty()) {
     auto victim = cache_.find(lru_.back());
     pending_deallocations_.push_back(victim->second.name);
     cache_.erase(victim);
     lru_.pop_back();
+    flush_pending_deallocations();
   }
+  std::string name = fmt::format("pgstack_{}", next_statement_++);
+  ResultGuard guard{PQprepare(conn_, name.c_str(), std::string(sql).c_str(), params.size(), params.types().data())};
+  if (!succeeded(guard.r)) throw_last_error(guard.r);
   lru_.push_front(key);
   auto [it, inserted] = cache_.emplace(std::move(key), CachedStatement{std::move(name), lru_.begin()});
   return &it->second.name;
@@ -260,6 +269,33 @@ void Connection::forget_statement(std::string_view sql, const Params& params) {
     lru_.erase(it->second.lru);
     cache_.erase(it);
   }
+}
+
+bool Connection::is_stale_statement_error(const pg_result* result) {
+  return is_retryable_cache_miss(PQresultErrorField(result, PG_DIAG_SQLSTATE),
+                                 PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY));
+}
+
+const std::string* Connection::find_cached_statement(const std::string& key) {
+  auto it = cache_.find(key);
+  if (it == cache_.end()) return nullptr;
+  lru_.splice(lru_.begin(), lru_, it->second.lru);
+  return &it->second.name;
+}
+
+void Connection::remember_statement(std::string key, std::string name) {
+  if (cache_.count(key)) {  // prepared twice meanwhile: keep one, drop the other
+    pending_deallocations_.push_back(std::move(name));
+    return;
+  }
+  if (cache_.size() >= options_.statement_cache_capacity && !lru_.empty()) {
+    auto victim = cache_.find(lru_.back());
+    pending_deallocations_.push_back(victim->second.name);
+    cache_.erase(victim);
+    lru_.pop_back();
+  }
+  lru_.push_front(key);
+  cache_.emplace(std::move(key), CachedStatement{std::move(name), lru_.begin()});
 }
 
 void Connection::flush_pending_deallocations() {
@@ -306,6 +342,34 @@ TransactionStatus Connection::transaction_status() const noexcept {
     case PQTRANS_INERROR: return TransactionStatus::in_error;
     default: return TransactionStatus::unknown;
   }
+}
+
+void Connection::receive_notice(void* arg, const PGresult* result) {
+  auto field = [&](int code) {
+    const char* v = PQresultErrorField(result, code);
+    return v ? std::string(v) : std::string();
+  };
+  Notice notice{.severity = field(PG_DIAG_SEVERITY_NONLOCALIZED),
+                .sqlstate = field(PG_DIAG_SQLSTATE),
+                .message = field(PG_DIAG_MESSAGE_PRIMARY),
+                .detail = field(PG_DIAG_MESSAGE_DETAIL),
+                .hint = field(PG_DIAG_MESSAGE_HINT)};
+  if (notice.message.empty()) notice.message = trim(PQresultErrorMessage(result));
+  auto* sink = static_cast<NoticeSink*>(arg);
+  if (sink->callback) {
+    try {
+      sink->callback(notice);
+    } catch (...) {
+      // Unwinding through libpq's C frames is undefined behaviour; the notice is kept below.
+    }
+  }
+  sink->recent.push_back(std::move(notice));
+  if (sink->recent.size() > kRecentNotices) sink->recent.pop_front();
+}
+
+std::vector<Notice> Connection::recent_notices() const {
+  if (!notices_) return {};
+  return {notices_->recent.begin(), notices_->recent.end()};
 }
 
 int Connection::backend_pid() const noexcept { return conn_ ? PQbackendPID(conn_) : 0; }

@@ -9,6 +9,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <list>
 #include <memory>
 #include <string>
@@ -25,6 +27,17 @@ struct pg_conn;
 
 namespace pgstack::pg {
 
+// A message the server sent that is not an error: RAISE NOTICE, "relation already
+// exists, skipping", a WARNING. libpq would print it to stderr; pgstack hands it to
+// ConnectOptions::on_notice and keeps the last few on the connection instead.
+struct Notice {
+  std::string severity;  // NOTICE, WARNING, INFO, LOG, DEBUG (or FATAL when the server closes an idle connection)
+  std::string sqlstate;
+  std::string message;
+  std::string detail;
+  std::string hint;
+};
+
 struct ConnectOptions {
   // A URI (postgresql://user@host:port/db?sslmode=require) or keyword=value pairs.
   std::string dsn;
@@ -37,6 +50,9 @@ struct ConnectOptions {
   std::size_t statement_cache_capacity = 256;
   // Shown in pg_stat_activity; DSN's own application_name wins when it sets one.
   std::string application_name = "pgstack";
+  // Called for every notice, on the thread running the statement. Exceptions it throws
+  // are swallowed: they cannot travel back through libpq.
+  std::function<void(const Notice&)> on_notice;
 };
 
 // Validates a DSN without connecting; throws UsageError with libpq's reason.
@@ -82,6 +98,10 @@ class Connection : public QueryMethods<Connection> {
   void set_statement_cache(bool enabled);
   std::size_t cached_statements() const noexcept { return cache_.size(); }
 
+  // The last few notices the server sent on this connection, oldest first.
+  static constexpr std::size_t kRecentNotices = 16;
+  std::vector<Notice> recent_notices() const;
+
   const ConnectOptions& options() const noexcept { return options_; }
   pg_conn* native() const noexcept { return conn_; }
 
@@ -97,9 +117,29 @@ class Connection : public QueryMethods<Connection> {
   const std::string* prepare_cached(std::string_view sql, const Params& params);
   void forget_statement(std::string_view sql, const Params& params);
   void flush_pending_deallocations();
+
+  // Pipeline shares the statement cache: it sends cached statements by name and
+  // prepares missing ones inside the batch itself, so the cache costs it no round trip.
+  friend class Pipeline;
+  // The cached statement's name for this key (made by cache_key), or nullptr.
+  const std::string* find_cached_statement(const std::string& key);
+  // Records a statement prepared elsewhere (in a pipeline) as `name`, evicting the least
+  // recently used one as prepare_cached does; the evicted one is deallocated later.
+  void remember_statement(std::string key, std::string name);
+  // True for the errors that mean a cached statement is gone or stale (see execute()).
+  static bool is_stale_statement_error(const struct pg_result* result);
   void close() noexcept;
 
+  // On the heap so libpq's pointer to it survives moving the Connection.
+  struct NoticeSink {
+    std::function<void(const Notice&)> callback;
+    std::deque<Notice> recent;
+  };
+  // libpq's notice receiver: replaces the default one, which prints to stderr.
+  static void receive_notice(void* sink, const struct pg_result* result);
+
   ConnectOptions options_;
+  std::unique_ptr<NoticeSink> notices_;
   pg_conn* conn_ = nullptr;
   bool cache_enabled_ = true;
   std::uint64_t next_statement_ = 0;

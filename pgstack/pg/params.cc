@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <cstring>
+#include <limits>
 
 namespace pgstack::pg {
 
@@ -27,7 +28,12 @@ void append_be64(std::string& out, std::uint64_t v) {
 constexpr std::int64_t kPostgresEpochUnixMicros = 946'684'800LL * 1'000'000LL;
 
 std::int64_t to_pg_microseconds(Timestamp t) {
-  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+  // Timestamp::max()/min() are what 'infinity'/'-infinity' read as; they go back the same way.
+  if (t == Timestamp::max()) return std::numeric_limits<std::int64_t>::max();
+  if (t == Timestamp::min()) return std::numeric_limits<std::int64_t>::min();
+  // floor, not duration_cast: before 1970 truncation would round toward the epoch, so
+  // an instant would land in the microsecond after the one that holds it.
+  const auto us = std::chrono::floor<std::chrono::microseconds>(t.time_since_epoch()).count();
   return us - kPostgresEpochUnixMicros;
 }
 

@@ -29,7 +29,7 @@ namespace detail {
 void append_be16(std::string& out, std::uint16_t v);
 void append_be32(std::string& out, std::uint32_t v);
 void append_be64(std::string& out, std::uint64_t v);
-std::int64_t to_pg_microseconds(Timestamp t);  // microseconds since 2000-01-01 UTC
+std::int64_t to_pg_microseconds(Timestamp t);  // microseconds since 2000-01-01 UTC; max/min: ±infinity
 }  // namespace detail
 
 template <>

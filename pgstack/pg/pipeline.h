@@ -1,6 +1,8 @@
 // Pipeline-mode batches: many statements sent without waiting for each reply, then
 // one sync, so a batch costs one network round trip. Without an enclosing transaction
 // the batch is atomic (one implicit transaction); an error aborts the rest and throws.
+// Statements use the connection's prepared-statement cache when it is on: a statement
+// not yet prepared is prepared inside the same batch, so that costs no extra round trip.
 //
 //   pgstack::pg::Pipeline batch(conn);
 //   for (auto& e : events) batch.add("insert into events(kind, body) values ($1, $2)", e.kind, e.body);
@@ -37,6 +39,9 @@ class Pipeline {
     std::string sql;
     Params params;
   };
+  struct Attempt;
+  // Sends the batch once and reads every reply; errors are reported in the Attempt.
+  Attempt send_batch(const std::vector<Queued>& batch, bool use_cache);
   Connection* conn_;
   std::vector<Queued> queued_;
 };

@@ -31,7 +31,8 @@ struct PoolState {
     auto conn = std::make_unique<Connection>(ConnectOptions{.dsn = endpoints[e].dsn,
                                                             .connect_timeout = options.connect_timeout,
                                                             .statement_cache = options.statement_cache,
-                                                            .application_name = options.application_name});
+                                                            .application_name = options.application_name,
+                                                            .on_notice = options.on_notice});
     std::lock_guard lock(mu);
     ++opened;
     return conn;

@@ -38,6 +38,8 @@ struct PoolOptions {
   // Off behind PgBouncer in transaction mode (see ConnectOptions::statement_cache).
   bool statement_cache = true;
   std::string application_name = "pgstack";
+  // Passed to every connection (see ConnectOptions::on_notice); may run on any thread.
+  std::function<void(const Notice&)> on_notice;
 };
 
 class Pool;

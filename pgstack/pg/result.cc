@@ -267,6 +267,13 @@ Timestamp ValueTraits<Timestamp>::decode(const FieldView& f) {
   } else {
     wrong_type(f, "Timestamp");
   }
+  // system_clock counts nanoseconds in 64 bits: years 1678 to 2261. Outside, the
+  // conversion would silently wrap around to a wrong instant.
+  constexpr std::int64_t kLimit = std::numeric_limits<Timestamp::duration::rep>::max() / 1000 - kPostgresEpochUnixMicros;
+  if (pg_micros > kLimit || pg_micros < -kLimit - 2 * kPostgresEpochUnixMicros)
+    throw UsageError(fmt::format("column \"{}\": {} is outside the range std::chrono::system_clock can hold (years "
+                                 "1678 to 2261); read it as std::string",
+                                 f.column, timestamp_to_string(pg_micros, f.type == oid::kTimestamptz)));
   return Timestamp{std::chrono::duration_cast<Timestamp::duration>(
       std::chrono::microseconds{pg_micros + kPostgresEpochUnixMicros})};
 }
@@ -284,9 +291,12 @@ nlohmann::json ValueTraits<nlohmann::json>::decode(const FieldView& f) {
 namespace detail {
 
 void visit_array(const FieldView& f, ArrayVisitor& visitor) {
-  if (f.length < 12) wrong_type(f, "std::vector", "the column is not an array");
+  // A scalar column must not be walked as an array: its bytes could pass for a header.
+  if (type_name(f.type) != nullptr || f.length < 12) wrong_type(f, "std::vector", "the column is not an array");
   const int ndim = static_cast<std::int32_t>(be32(f.data));
+  const std::uint32_t has_null = be32(f.data + 4);
   const Oid element = be32(f.data + 8);
+  if (ndim < 0 || ndim > 6 || has_null > 1) wrong_type(f, "std::vector", "the column is not an array");
   if (ndim == 0) return;
   if (ndim != 1)
     throw UsageError(fmt::format("column \"{}\" is a {}-dimensional array; pgstack reads one dimension", f.column, ndim));
@@ -311,7 +321,7 @@ void visit_array(const FieldView& f, ArrayVisitor& visitor) {
 std::string format_timestamp(Timestamp t) {
   if (t == Timestamp::max()) return "infinity";
   if (t == Timestamp::min()) return "-infinity";
-  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+  const auto us = std::chrono::floor<std::chrono::microseconds>(t.time_since_epoch()).count();
   return timestamp_to_string(us - kPostgresEpochUnixMicros, true);
 }
 
@@ -364,6 +374,9 @@ Row Result::at(int row) const {
 }
 
 bool Row::is_null(int column) const {
+  // operator[] does not check the row; a row past the end would read as NULLs here.
+  if (index_ < 0 || index_ >= result_->rows())
+    throw UsageError(fmt::format("row {} is out of range: the result has {} rows", index_, result_->rows()));
   result_->column_name(column);  // range check
   return PQgetisnull(result_->native(), index_, column) != 0;
 }

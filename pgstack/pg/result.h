@@ -61,23 +61,25 @@ void visit_array(const FieldView& f, ArrayVisitor& visitor);
 std::string format_timestamp(Timestamp t);
 }  // namespace detail
 
+namespace detail {
+template <class T> struct OptionalElement { using type = T; static constexpr bool optional = false; };
+template <class T> struct OptionalElement<std::optional<T>> { using type = T; static constexpr bool optional = true; };
+}  // namespace detail
+
+// std::vector<T> reads a one-dimensional array; std::vector<std::optional<T>> when it may hold NULLs.
 template <class T>
 struct ValueTraits<std::vector<T>, std::enable_if_t<!std::is_same_v<T, std::byte>>> {
   static std::vector<T> decode(const FieldView& f) {
+    using Element = detail::OptionalElement<T>;
     struct Collect : detail::ArrayVisitor {
       std::vector<T> out;
       std::string_view column;
-      void element(const FieldView& e) override {
-        if constexpr (requires { typename T::value_type; } && std::is_same_v<T, std::optional<typename T::value_type>>)
-          out.emplace_back(ValueTraits<typename T::value_type>::decode(e));
-        else
-          out.push_back(ValueTraits<T>::decode(e));
-      }
+      void element(const FieldView& e) override { out.push_back(ValueTraits<typename Element::type>::decode(e)); }
       void null() override {
-        if constexpr (requires { typename T::value_type; } && std::is_same_v<T, std::optional<typename T::value_type>>)
+        if constexpr (Element::optional)
           out.emplace_back(std::nullopt);
         else
-          detail::throw_null_as_value(column, "array element (use std::vector<std::optional<T>>)");
+          detail::throw_null_as_value(column, "an array element (use std::vector<std::optional<T>>)");
       }
     } collect;
     collect.column = f.column;
