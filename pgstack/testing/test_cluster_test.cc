@@ -220,6 +220,9 @@ TEST(TestCluster, KillServerThenStartRecoversCommittedData) {
   auto db = cluster.create_database();
   {
     Connection conn(db.dsn());
+    // The test cluster runs with synchronous_commit off: a commit may still sit in
+    // WAL buffers when the server is killed. This session waits for its WAL write.
+    conn.execute_script("set synchronous_commit = on");
     conn.execute_script("create table ledger(id int)");
     conn.query("insert into ledger select generate_series(1, 1000)");
   }
