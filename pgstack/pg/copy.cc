@@ -96,8 +96,16 @@ void CopyWriter::end_row() {
 
 void CopyWriter::flush() {
   if (buffer_.empty()) return;
-  if (PQputCopyData(conn_->native(), buffer_.data(), static_cast<int>(buffer_.size())) != 1) {
+  PGconn* c = conn_->native();
+  if (PQputCopyData(c, buffer_.data(), static_cast<int>(buffer_.size())) != 1) {
     open_ = false;
+    // Refused while the connection is fine: the server already failed the COPY (a bad
+    // value) and its error waits as a result. Report that, and leave nothing unread.
+    if (PQstatus(c) == CONNECTION_OK) {
+      Result failed(PQgetResult(c));
+      while (PGresult* extra = PQgetResult(c)) PQclear(extra);
+      if (failed.native() && PQresultStatus(failed.native()) == PGRES_FATAL_ERROR) conn_->throw_last_error(failed.native());
+    }
     conn_->throw_last_error(nullptr);
   }
   buffer_.clear();
