@@ -199,6 +199,36 @@ bool succeeded(PGresult* r) {
 }
 }  // namespace
 
+namespace {
+// PQexec*'s wait, reading first: libpq polls before every read, but on a busy
+// machine the reply is often already there once the query is sent (the server ran
+// while we were descheduled), and then a read saves a poll. Results are folded as
+// PQexec folds them: the last one, or the first error.
+PGresult* await_result(PGconn* c) {
+  PGresult* kept = nullptr;
+  for (;;) {
+    while (PQisBusy(c)) {
+      if (!PQconsumeInput(c)) break;  // the connection failed: PQgetResult reports it
+      if (!PQisBusy(c)) break;
+      pollfd p{PQsocket(c), POLLIN, 0};
+      if (::poll(&p, 1, -1) < 0 && errno != EINTR) break;
+    }
+    PGresult* r = PQgetResult(c);
+    if (!r) return kept;
+    const ExecStatusType status = PQresultStatus(r);
+    if (kept && PQresultStatus(kept) == PGRES_FATAL_ERROR) {
+      PQclear(r);
+    } else {
+      PQclear(kept);
+      kept = r;
+    }
+    if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH ||
+        PQstatus(c) == CONNECTION_BAD)
+      return kept;
+  }
+}
+}  // namespace
+
 Result Connection::execute(std::string_view sql, const Params& params) {
   if (!conn_) throw_last_error(nullptr);
   flush_pending_deallocations();
@@ -208,8 +238,9 @@ Result Connection::execute(std::string_view sql, const Params& params) {
     const std::string* statement =
         cache_enabled_ && options_.statement_cache_capacity > 0 ? prepare_cached(sql, params) : nullptr;
     if (statement) {
-      raw = PQexecPrepared(conn_, statement->c_str(), params.size(), params.values(), params.lengths(),
-                           params.formats(), /*resultFormat=*/1);
+      if (PQsendQueryPrepared(conn_, statement->c_str(), params.size(), params.values(), params.lengths(),
+                              params.formats(), /*resultFormat=*/1))
+        raw = await_result(conn_);
     } else {
       raw = PQexecParams(conn_, std::string(sql).c_str(), params.size(), params.types().data(), params.values(),
                          params.lengths(), params.formats(), /*resultFormat=*/1);

@@ -18,6 +18,8 @@ std::size_t Pipeline::add_params(std::string_view sql, Params params) {
 
 namespace {
 
+constexpr std::size_t kQueriesPerFlush = 256;
+
 // Leaves pipeline mode and blocking I/O however a batch ends.
 struct PipelineModeGuard {
   PGconn* c;
@@ -99,9 +101,13 @@ Pipeline::Attempt Pipeline::send_batch(const std::vector<Queued>& batch, bool us
   bool got_result = false;  // a NULL with no result before it: nothing more has arrived yet
 
   while (!sync_seen) {
+    // Queue a stretch of queries, then flush once: a flush per query would cost a
+    // send() system call each, as much as the query itself. libpq also flushes on its
+    // own when its buffer passes 64 kB, so the server starts on a long batch early.
     while (!flush_pending && sent < batch.size()) {
       if (!send(sent)) conn_->throw_last_error(nullptr);
       ++sent;
+      if (sent % kQueriesPerFlush != 0 || sent == batch.size()) continue;  // the sync flushes the last stretch
       const int f = PQflush(c);
       if (f < 0) conn_->throw_last_error(nullptr);
       flush_pending = f == 1;
