@@ -56,6 +56,31 @@ TEST_F(PoolTest, NeverOpensMoreThanMaxSize) {
   EXPECT_LE(pool.stats().connections_opened, 3u);
 }
 
+// Two threads, each with a connection; the other thread gives its back last. A
+// plain LIFO would hand it to the first thread; the pool gives each thread back the
+// connection (and so the server process) it had, which keeps CPU placement stable.
+TEST_F(PoolTest, AThreadGetsBackTheConnectionItGaveBack) {
+  Pool pool({.primary = db.dsn(), .max_size = 2});
+  auto mine = pool.acquire();
+  const int my_pid = mine->backend_pid();
+  std::promise<void> theirs_taken, mine_returned;
+  auto theirs_pid = std::async(std::launch::async, [&] {
+    auto theirs = pool.acquire();
+    const int pid = theirs->backend_pid();
+    theirs_taken.set_value();
+    mine_returned.get_future().wait();
+    return pid;  // theirs goes back last, when this returns
+  });
+  theirs_taken.get_future().wait();
+  { auto done = std::move(mine); }
+  mine_returned.set_value();
+  const int other_pid = theirs_pid.get();
+  ASSERT_NE(other_pid, my_pid);
+  EXPECT_EQ(pool.acquire()->backend_pid(), my_pid);  // and gives it back: now the most recent
+  // A thread that never used the pool gets the most recently returned one.
+  EXPECT_EQ(std::async(std::launch::async, [&] { return pool.acquire()->backend_pid(); }).get(), my_pid);
+}
+
 TEST_F(PoolTest, AcquireBlocksThenTimesOutWithPoolTimeout) {
   Pool pool({.primary = db.dsn(), .max_size = 1, .acquire_timeout = 300ms});
   auto held = pool.acquire();
