@@ -172,7 +172,10 @@ int sweep_stale_cluster_folders(const std::string& base) noexcept {
       } else if (owner_alive(root.string())) {
         continue;
       }
-      stop_server_now((root / "data").string());
+      // The cluster's server, and any a test made beside it (a standby).
+      for (auto sub = fs::directory_iterator(root, entry_ec); !entry_ec && sub != fs::directory_iterator();
+           sub.increment(entry_ec))
+        if (fs::exists(sub->path() / "postmaster.pid")) stop_server_now(sub->path().string());
       if (fs::remove_all(root, entry_ec) > 0 && !entry_ec) ++removed;
     } catch (...) {
       // Someone else's folder we cannot touch, or one that vanished meanwhile.

@@ -294,8 +294,22 @@ TEST(TestCluster, NothingOutlivesASigkilledTestProcess) {
   ASSERT_TRUE(sys::process_alive(report.postmaster));
   ASSERT_TRUE(fs::exists(report.root));
 
+  // A second server beside the cluster's, as a test that makes a standby leaves it.
+  const std::string extra = report.root + "/extra";
+  const sys::RunOptions as_server{.as_user = sys::server_user(), .cwd = "/", .timeout = 60s};
+  auto r = sys::run({sys::pg_binary("initdb"), "-D", extra, "-A", "trust", "--no-sync"}, as_server);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = sys::run({sys::pg_binary("pg_ctl"), "start", "-w", "-D", extra, "-l", extra + "/log", "-o",
+                "-p " + std::to_string(sys::free_tcp_port()) + " -k " + extra + " -c listen_addresses=''"},
+               as_server);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  pid_t extra_postmaster = 0;
+  std::istringstream(read_file(extra + "/postmaster.pid")) >> extra_postmaster;
+  ASSERT_TRUE(sys::process_alive(extra_postmaster));
+
   ASSERT_EQ(::kill(holder, SIGKILL), 0);
   EXPECT_TRUE(eventually([&] { return !sys::process_alive(report.postmaster); }, 15s)) << "postmaster survived";
+  EXPECT_TRUE(eventually([&] { return !sys::process_alive(extra_postmaster); }, 15s)) << "the second server survived";
   EXPECT_TRUE(eventually([&] { return !fs::exists(report.root); }, 15s)) << report.root << " survived";
   fs::remove(log);
 }

@@ -15,14 +15,15 @@ namespace {
 
 // $1 = the cluster folder, $2 = pg_ctl. `cat` returns only at EOF: nobody writes.
 // It runs as the server user, which owns the folder (so it may stop the server and
-// remove the folder from sticky /tmp). A second stop covers a server that was still
-// starting when we died.
+// remove the folder from sticky /tmp). Every server whose data folder sits directly
+// in the cluster folder is stopped: the cluster's own, and any a test made beside it
+// (a standby from pg_basebackup). A second stop covers a server still starting.
 constexpr const char* kScript = R"(cat >/dev/null
 [ -d "$1" ] || exit 0
 for attempt in 1 2; do
-  if [ -f "$1/data/postmaster.pid" ]; then
-    "$2" stop -D "$1/data" -m immediate -w -t 20 -s >/dev/null 2>&1
-  fi
+  for pidfile in "$1"/*/postmaster.pid; do
+    [ -f "$pidfile" ] && "$2" stop -D "${pidfile%/postmaster.pid}" -m immediate -w -t 20 -s >/dev/null 2>&1
+  done
   [ "$attempt" = 1 ] && sleep 1
 done
 rm -rf "$1"
