@@ -47,6 +47,9 @@ struct Pipeline::Attempt {
   std::vector<Result> results;
   std::optional<Result> first_error;
   bool cache_miss = false;        // first_error: a cached statement has vanished from the server
+  // No statement of the batch had completed before the first error. Only then is a
+  // resend safe: a batch may hold its own COMMIT, and what ran before it stays.
+  bool nothing_ran = true;
   std::vector<Prepared> prepared;  // statements this batch prepared in-band
   std::vector<std::size_t> sent_cached;  // batch positions sent by a name the cache held
 };
@@ -155,6 +158,7 @@ Pipeline::Attempt Pipeline::send_batch(const std::vector<Queued>& batch, bool us
             PQclear(r);
           } else {
             attempt.results[slot.index] = Result(r);
+            if (!attempt.first_error) attempt.nothing_ran = false;
           }
           break;
         case PGRES_PIPELINE_ABORTED:
@@ -193,11 +197,12 @@ std::vector<Result> Pipeline::run() {
     Attempt attempt = send_batch(batch, use_cache);
     if (!attempt.first_error) return std::move(attempt.results);
     // A cached statement vanished (DISCARD ALL, DEALLOCATE): forget the ones this batch
-    // used and send it again, prepared afresh. As in execute(), only when the batch was
-    // its own implicit transaction, which the error rolled back whole.
-    if (attempt.cache_miss && autocommit && attempt_no == 0 && conn_->is_open()) {
+    // used, so the next call prepares them afresh, and send it again now when that is
+    // safe: the batch was its own implicit transaction (as in execute()) and nothing in
+    // it had run before the error (it might have committed on its own).
+    if (attempt.cache_miss) {
       for (std::size_t i : attempt.sent_cached) conn_->forget_statement(batch[i].sql, batch[i].params);
-      continue;
+      if (autocommit && attempt.nothing_ran && attempt_no == 0 && conn_->is_open()) continue;
     }
     conn_->throw_last_error(attempt.first_error->native());
   }

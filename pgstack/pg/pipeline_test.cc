@@ -101,3 +101,50 @@ TEST_F(PipelineTest, LostConnectionThrowsConnectionLost) {
 
 }  // namespace
 }  // namespace pgstack::pg
+
+namespace pgstack::pg {
+namespace {
+
+// The prepared-statement cache inside pipelines: statements prepared in one batch are
+// used by name in the next; when the server has dropped them, the batch is resent —
+// but only when nothing in it had run.
+class PipelineCacheTest : public PipelineTest {};
+
+TEST_F(PipelineCacheTest, BatchIsResentWhenTheServerDroppedItsStatements) {
+  auto run_batch = [&] {
+    Pipeline batch(conn);
+    for (int i = 0; i < 3; ++i) batch.add("select $1::int + 1", i);
+    return batch.run();
+  };
+  run_batch();
+  EXPECT_EQ(conn.query_value<std::int64_t>("select count(*) from pg_prepared_statements where statement like 'select $1::int + 1%'"), 1);
+  conn.execute_script("DEALLOCATE ALL");  // what a pooler's server_reset_query does
+  auto results = run_batch();
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[2][0].get<std::int32_t>(0), 3);
+}
+
+TEST_F(PipelineCacheTest, BatchThatCommittedBeforeTheMissingStatementIsNotResent) {
+  conn.execute_script("create table ledger(id int)");
+  {
+    Pipeline warm(conn);
+    warm.add("select $1::int + 1", 1);
+    warm.run();
+  }
+  conn.execute_script("DEALLOCATE ALL");
+  Pipeline batch(conn);
+  batch.add("begin");
+  batch.add("insert into ledger values ($1)", 1);
+  batch.add("commit");
+  batch.add("select $1::int + 1", 2);  // cached by name, gone from the server
+  EXPECT_THROW(batch.run(), SqlError);
+  // Sent once: the committed insert is there once, not twice.
+  EXPECT_EQ(conn.query_value<std::int64_t>("select count(*) from ledger"), 1);
+  // The cache forgot the missing statement, so the next batch works.
+  Pipeline again(conn);
+  again.add("select $1::int + 1", 2);
+  EXPECT_EQ(again.run()[0][0].get<std::int32_t>(0), 3);
+}
+
+}  // namespace
+}  // namespace pgstack::pg
