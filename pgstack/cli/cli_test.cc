@@ -9,11 +9,15 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "pgstack/cluster/layout.h"
 #include "pgstack/cluster/stack.h"
 #include "pgstack/pg/connection.h"
 #include "pgstack/sys/process.h"
@@ -84,7 +88,8 @@ struct TempStack {
 TEST(Cli, HelpForEveryCommand) {
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
            {"--help"}, {"version", "--help"}, {"install", "--help"}, {"migrate", "--help"},
-           {"migrate", "status", "--help"}, {"migrate", "up", "--help"}, {"up", "--help"}, {"down", "--help"}}) {
+           {"migrate", "status", "--help"}, {"migrate", "up", "--help"}, {"up", "--help"}, {"down", "--help"},
+           {"tune", "--help"}, {"env", "--help"}}) {
     auto r = pgstack_cli(args);
     EXPECT_EQ(r.code, 0) << args[0] << ": " << r.output;
     EXPECT_NE(r.output.find("Usage"), std::string::npos) << r.output;
@@ -94,7 +99,8 @@ TEST(Cli, HelpForEveryCommand) {
 TEST(Cli, BadUsageExitsTwo) {
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
            {}, {"frobnicate"}, {"version", "--bogus"}, {"migrate"}, {"migrate", "sideways"}, {"up", "--port", "abc"},
-           {"up", "--port", "70000"}}) {
+           {"up", "--port", "70000"}, {"tune", "--cores", "0"}, {"tune", "--connections", "-5"},
+           {"tune", "--storage", "floppy"}, {"tune", "--workload", "games"}, {"tune", "--memory"}}) {
     auto r = pgstack_cli(args);
     EXPECT_EQ(r.code, 2) << (args.empty() ? "(none)" : args[0]) << ": " << r.output;
   }
@@ -268,6 +274,169 @@ TEST(Cli, UpRefusesAPortInUseBeforeStartingAnything) {
   EXPECT_NE(r.output.find("port " + std::to_string(stack.port) + " is in use"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("--port"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(stack.dir / "data/primary/PG_VERSION"));
+}
+
+// ---- tune and env ------------------------------------------------------------------
+
+std::map<std::string, std::string> settings_of(const nlohmann::json& doc) {
+  std::map<std::string, std::string> out;
+  for (const auto& s : doc["settings"]) {
+    EXPECT_FALSE(s["reason"].get<std::string>().empty()) << s.dump();
+    out[s["name"].get<std::string>()] = s["value"].get<std::string>();
+  }
+  return out;
+}
+
+TEST(CliTune, Baseline32GbEightCoresSsdWebExactly) {
+  auto r = pgstack_cli({"tune", "--memory", "32GB", "--cores", "8", "--connections", "200", "--storage", "ssd",
+                        "--workload", "web", "--json"});
+  ASSERT_EQ(r.code, 0) << r.output;
+  auto doc = json_of(r);
+  auto got = settings_of(doc);
+  const std::map<std::string, std::string> expected = {
+      {"shared_buffers", "8GB"},
+      {"effective_cache_size", "24GB"},
+      {"work_mem", "64MB"},
+      {"maintenance_work_mem", "2GB"},
+      {"checkpoint_completion_target", "0.9"},
+      {"max_wal_size", "4GB"},
+      {"checkpoint_timeout", "15min"},
+      {"wal_level", "replica"},
+      {"wal_compression", "on"},
+      {"max_connections", "200"},
+      {"autovacuum_max_workers", "6"},
+      {"autovacuum_vacuum_cost_delay", "2ms"},
+      {"autovacuum_vacuum_cost_limit", "2000"},
+      {"log_min_duration_statement", "1000"},
+      {"log_line_prefix", "'%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h '"},
+      {"shared_preload_libraries", "'pg_stat_statements, pg_cron'"},
+      {"pg_stat_statements.track", "all"},
+  };
+  for (const auto& [name, value] : expected) {
+    ASSERT_TRUE(got.count(name)) << name << " missing: " << r.output;
+    EXPECT_EQ(got[name], value) << name;
+  }
+  EXPECT_EQ(doc["input"]["memory"].get<std::uint64_t>(), 32ull << 30);
+  EXPECT_EQ(doc["input"]["memory_source"], "given");
+  EXPECT_EQ(doc["input"]["cores"], 8);
+  EXPECT_EQ(doc["input"]["storage"], "ssd");
+  EXPECT_EQ(doc["input"]["workload"], "web");
+  // The defaults are the same machine's connections, storage and workload.
+  EXPECT_EQ(settings_of(json_of(pgstack_cli({"tune", "--memory", "32GB", "--cores", "8", "--json"}))), got);
+}
+
+// Every non-comment line is `name = value  # reason`; string values are single-quoted.
+TEST(CliTune, HumanOutputIsAPostgresqlConfFragment) {
+  auto r = pgstack_cli({"tune", "--memory", "32GB", "--cores", "8"});
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("32GB (given)"), std::string::npos) << r.output;
+  std::istringstream in(r.output);
+  std::regex line_re(R"(^([a-z_][a-z0-9_.]*) = ('(?:[^']|'')*'|[A-Za-z0-9.\-]+) +# \S.*$)");
+  std::map<std::string, std::string> seen;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line.starts_with("#")) continue;
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(line, m, line_re)) << "not a postgresql.conf line: " << line;
+    seen[m[1]] = m[2];
+  }
+  EXPECT_EQ(seen["shared_buffers"], "8GB");
+  EXPECT_EQ(seen["log_line_prefix"], "'%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h '");
+  EXPECT_EQ(seen.size(), settings_of(json_of(pgstack_cli({"tune", "--memory", "32GB", "--cores", "8", "--json"}))).size());
+}
+
+TEST(CliTune, DetectsTheMachineWithoutFlags) {
+  auto r = pgstack_cli({"tune", "--json"});
+  ASSERT_EQ(r.code, 0) << r.output;
+  auto doc = json_of(r);
+  EXPECT_GT(doc["input"]["memory"].get<std::uint64_t>(), 0u);
+  EXPECT_GE(doc["input"]["cores"].get<int>(), 1);
+  const std::string source = doc["input"]["memory_source"];
+  EXPECT_TRUE(source == "host" || source == "cgroup") << source;
+  auto text = pgstack_cli({"tune"});
+  EXPECT_EQ(text.code, 0);
+  EXPECT_NE(text.output.find("detected from"), std::string::npos) << text.output;
+}
+
+TEST(CliTune, BadMemoryExitsTwoAndSaysTheFormat) {
+  for (std::string bad : {"lots", "32XB", "-1GB", "", "GB", "0"}) {
+    auto r = pgstack_cli({"tune", "--memory", bad});
+    EXPECT_EQ(r.code, 2) << bad << ": " << r.output;
+    EXPECT_NE(r.output.find("--memory"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("GB"), std::string::npos) << r.output;
+  }
+  for (std::string good : {"512MB", "1TB", "1073741824", "1.5GB"}) {
+    auto r = pgstack_cli({"tune", "--memory", good, "--cores", "2", "--json"});
+    EXPECT_EQ(r.code, 0) << good << ": " << r.output;
+  }
+  EXPECT_EQ(json_of(pgstack_cli({"tune", "--memory", "1073741824", "--cores", "2", "--json"}))["input"]["memory"], 1ull << 30);
+}
+
+std::uint64_t conf_bytes(const std::string& value) {
+  std::size_t digits = 0;
+  while (digits < value.size() && std::isdigit(static_cast<unsigned char>(value[digits]))) ++digits;
+  std::uint64_t n = std::stoull(value.substr(0, digits));
+  std::string unit = value.substr(digits);
+  if (unit == "kB") return n << 10;
+  if (unit == "MB") return n << 20;
+  if (unit == "GB") return n << 30;
+  ADD_FAILURE() << "unexpected unit in " << value;
+  return 0;
+}
+
+TEST(CliTune, TinyMachineNeverBelowPostgresMinimums) {
+  for (std::string workload : {"web", "oltp", "analytics"}) {
+    for (std::string storage : {"ssd", "hdd"}) {
+      auto r = pgstack_cli({"tune", "--memory", "256MB", "--cores", "1", "--connections", "10000", "--workload", workload,
+                            "--storage", storage, "--json"});
+      ASSERT_EQ(r.code, 0) << r.output;
+      auto got = settings_of(json_of(r));
+      // guc_tables.c minimums.
+      EXPECT_GE(conf_bytes(got["shared_buffers"]), 128u << 10);
+      EXPECT_GE(conf_bytes(got["work_mem"]), 64u << 10);
+      EXPECT_GE(conf_bytes(got["maintenance_work_mem"]), 1u << 20);
+      EXPECT_GE(conf_bytes(got["effective_cache_size"]), 8u << 10);
+      EXPECT_GE(conf_bytes(got["wal_buffers"]), 32u << 10);
+      EXPECT_GE(conf_bytes(got["min_wal_size"]), 2 * (16u << 20));
+      EXPECT_GE(conf_bytes(got["max_wal_size"]), conf_bytes(got["min_wal_size"]));
+      EXPECT_GE(std::stoi(got["autovacuum_max_workers"]), 1);
+      EXPECT_GE(std::stoi(got["max_connections"]), 1);
+      EXPECT_GE(std::stod(got["random_page_cost"]), 0.0);
+      EXPECT_EQ(got["random_page_cost"], storage == "ssd" ? "1.1" : "4");
+      EXPECT_EQ(got["effective_io_concurrency"], storage == "ssd" ? "200" : "2");
+    }
+  }
+}
+
+TEST(CliEnv, NoStackExitsOneAndSaysToRunUp) {
+  TempDir tmp;
+  auto r = pgstack_cli({"env"}, tmp.path.string());
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("pgstack up"), std::string::npos) << r.output;
+  auto elsewhere = pgstack_cli({"env", "--dir", (tmp.path / "nope").string()});
+  EXPECT_EQ(elsewhere.code, 1) << elsewhere.output;
+  EXPECT_NE(elsewhere.output.find("pgstack up --dir"), std::string::npos) << elsewhere.output;
+}
+
+TEST(CliEnv, PrintsShellExportsThatAShellReadsBack) {
+  TempDir tmp;
+  auto dir = tmp.path / "it's a stack" / ".pgstack";  // a quote in the path: quoting must hold
+  fs::create_directories(dir);
+  auto layout = pgstack::cluster::ClusterLayout::local(dir, 55999);
+  layout.save();
+  auto r = pgstack_cli({"env", "--dir", dir.string()});
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(r.output.starts_with("export DATABASE_URL=")) << r.output;
+  EXPECT_NE(r.output.find("export PGSTACK_PRIMARY_URL="), std::string::npos) << r.output;
+  // A shell evaluates the output and gets the layout's DSNs back unchanged.
+  auto script = tmp.path / "env.sh";
+  std::ofstream(script) << r.output << "printf '%s\\n' \"$DATABASE_URL\" \"$PGSTACK_PRIMARY_URL\" \"$PGSTACK_PRIMARY_SOCKET_URL\"\n";
+  auto sh = pgstack::sys::run({"/bin/sh", script.string()}, {.timeout = 30s});
+  ASSERT_EQ(sh.exit_code, 0) << sh.output;
+  EXPECT_EQ(sh.output, layout.tcp_dsn() + "\n" + layout.tcp_dsn() + "\n" + layout.dsn() + "\n");
+
+  auto json = json_of(pgstack_cli({"env", "--dir", dir.string(), "--json"}));
+  EXPECT_EQ(json["DATABASE_URL"], layout.tcp_dsn());
+  EXPECT_EQ(json["PGSTACK_PRIMARY_SOCKET_URL"], layout.dsn());
 }
 
 }  // namespace

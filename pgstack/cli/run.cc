@@ -18,6 +18,7 @@ int run(int argc, char** argv) {
   add_install_command(app);
   add_migrate_commands(app);
   add_stack_commands(app);
+  add_tune_commands(app);
   try {
     app.parse(argc, argv);
     return kExitOk;

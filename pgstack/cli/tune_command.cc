@@ -1,0 +1,187 @@
+// pgstack tune: a postgresql.conf baseline for this machine (or the one described by
+// flags), one reason beside each setting. pgstack env: the local stack's connection
+// strings as shell exports.
+#include <cctype>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "pgstack/cli/cli_context.h"
+#include "pgstack/cli/commands.h"
+#include "pgstack/cluster/layout.h"
+#include "pgstack/tune/tune.h"
+
+namespace pgstack::cli {
+namespace {
+
+// PostgreSQL's upper bound for max_connections and max_worker_processes (guc_tables.c).
+constexpr int kMaxBackends = 262143;
+
+struct TuneArgs {
+  std::optional<std::string> memory;
+  std::optional<int> cores;
+  int connections = 200;
+  std::string storage = "ssd";
+  std::string workload = "web";
+  bool json = false;
+};
+
+// Where an input came from, for the header and --json: "given", or what detection read.
+struct Inputs {
+  tune::TuneInput input;
+  std::string memory_source;  // "given" | "cgroup" | "host"
+  std::string memory_detail;  // the file that gave the figure, when detected
+  std::string cores_source;
+  std::string cores_detail;
+};
+
+Inputs resolve_inputs(const TuneArgs& args) {
+  Inputs in;
+  in.input.connections = args.connections;
+  in.input.storage = tune::parse_storage(args.storage).value_or(tune::Storage::ssd);
+  in.input.workload = tune::parse_workload(args.workload).value_or(tune::Workload::web);
+
+  if (args.memory) {
+    auto bytes = tune::parse_memory(*args.memory);
+    if (!bytes)
+      throw BadUsage(fmt::format(
+          "--memory '{}' is not a size; expected a number with an optional unit kB, MB, GB or TB "
+          "(powers of 1024), e.g. --memory 32GB, 512MB, 1.5GB, or plain bytes",
+          *args.memory));
+    if (*bytes < tune::kMiB)
+      throw BadUsage(fmt::format("--memory '{}' is less than 1MB; give the memory the server may use, e.g. --memory 4GB",
+                                 *args.memory));
+    in.input.memory = *bytes;
+    in.memory_source = "given";
+  }
+  if (args.cores) {
+    in.input.cores = *args.cores;
+    in.cores_source = "given";
+  }
+  if (!args.memory || !args.cores) {
+    auto machine = tune::detect_machine();
+    if (!args.memory) {
+      in.input.memory = machine.memory;
+      in.memory_source = machine.memory_source == "MemTotal" ? "host" : "cgroup";
+      in.memory_detail = machine.memory_source == "MemTotal" ? "/proc/meminfo MemTotal" : machine.memory_source;
+    }
+    if (!args.cores) {
+      in.input.cores = machine.cores;
+      in.cores_source = machine.cores_source == "hardware threads" ? "host" : "cgroup";
+      in.cores_detail = machine.cores_source;
+    }
+  }
+  return in;
+}
+
+std::string describe(const std::string& source, const std::string& detail) {
+  if (source == "given") return "given";
+  return fmt::format("detected from {}: {}", source == "cgroup" ? "the cgroup limit" : "the host", detail);
+}
+
+void run_tune(const TuneArgs& args) {
+  set_command("pgstack tune");
+  auto in = resolve_inputs(args);
+  auto settings = tune::recommend(in.input);
+  const auto& input = in.input;
+  if (args.json) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& s : settings) rows.push_back({{"name", s.name}, {"value", s.value}, {"reason", s.reason}});
+    print_json({{"input",
+                 {{"memory", input.memory},
+                  {"memory_human", tune::format_memory(input.memory)},
+                  {"memory_source", in.memory_source},
+                  {"memory_detail", in.memory_detail},
+                  {"cores", input.cores},
+                  {"cores_source", in.cores_source},
+                  {"cores_detail", in.cores_detail},
+                  {"connections", input.connections},
+                  {"storage", tune::to_string(input.storage)},
+                  {"workload", tune::to_string(input.workload)}}},
+                {"settings", rows}});
+    return;
+  }
+  std::cout << "# postgresql.conf baseline from `pgstack tune` (pgtune's rules, see docs/tune.md)\n"
+            << fmt::format("# memory:      {} ({})\n", tune::format_memory(input.memory),
+                           describe(in.memory_source, in.memory_detail))
+            << fmt::format("# cores:       {} ({})\n", input.cores, describe(in.cores_source, in.cores_detail))
+            << fmt::format("# connections: {}   storage: {}   workload: {}\n", input.connections,
+                           tune::to_string(input.storage), tune::to_string(input.workload))
+            << tune::to_conf(settings);
+}
+
+// 'text' for a POSIX shell: single quotes, each ' written as '\''.
+std::string shell_quote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'') out += "'\\''";
+    else out += c;
+  }
+  return out + "'";
+}
+
+// "primary" -> "PRIMARY"; anything but letters and digits becomes '_'.
+std::string env_name(const std::string& component) {
+  std::string out;
+  for (char c : component)
+    out += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : '_';
+  return out;
+}
+
+struct EnvArgs {
+  std::string dir = cluster::kDefaultDir;
+  bool json = false;
+};
+
+void run_env(const EnvArgs& args) {
+  set_command("pgstack env");
+  auto layout = cluster::ClusterLayout::load(args.dir);
+  if (!layout || layout->components.empty())
+    throw pgstack::Error(fmt::format("no stack in {} (no stack.json there); run `pgstack up{}` to start one",
+                                     args.dir, args.dir == cluster::kDefaultDir ? "" : " --dir " + args.dir));
+  // DATABASE_URL is the TCP form: every driver parses it, not only libpq.
+  std::vector<std::pair<std::string, std::string>> vars = {{"DATABASE_URL", layout->tcp_dsn()}};
+  for (const auto& c : layout->components) {
+    vars.emplace_back("PGSTACK_" + env_name(c.name) + "_URL", layout->tcp_dsn(&c));
+    vars.emplace_back("PGSTACK_" + env_name(c.name) + "_SOCKET_URL", layout->dsn(&c));
+  }
+  if (args.json) {
+    nlohmann::json doc = nlohmann::json::object();
+    for (const auto& [name, value] : vars) doc[name] = value;
+    print_json(doc);
+    return;
+  }
+  for (const auto& [name, value] : vars) std::cout << "export " << name << "=" << shell_quote(value) << "\n";
+}
+
+}  // namespace
+
+void add_tune_commands(CLI::App& app) {
+  auto tune_args = std::make_shared<TuneArgs>();
+  auto* tune = app.add_subcommand(
+      "tune", "Print a postgresql.conf baseline for this machine (or the one described), with a reason per setting");
+  tune->add_option("--memory", tune_args->memory,
+                   "Memory the server may use: 32GB, 512MB, 1TB or bytes (default: detected, the cgroup limit in a container)");
+  tune->add_option("--cores", tune_args->cores, "CPU cores (default: detected, the cgroup CPU quota in a container)")
+      ->check(CLI::Range(1, kMaxBackends));
+  tune->add_option("--connections", tune_args->connections, "max_connections")
+      ->check(CLI::Range(1, kMaxBackends))
+      ->capture_default_str();
+  tune->add_option("--storage", tune_args->storage, "Disk kind")
+      ->check(CLI::IsMember({"ssd", "hdd"}))
+      ->capture_default_str();
+  tune->add_option("--workload", tune_args->workload, "What the server mostly runs")
+      ->check(CLI::IsMember({"web", "oltp", "analytics"}))
+      ->capture_default_str();
+  tune->add_flag("--json", tune_args->json, "Print as JSON: the inputs used and [{name, value, reason}]");
+  tune->callback([tune_args] { run_tune(*tune_args); });
+
+  auto env_args = std::make_shared<EnvArgs>();
+  auto* env = app.add_subcommand("env", "Print the local stack's connection strings as shell exports (eval \"$(pgstack env)\")");
+  env->add_option("--dir", env_args->dir, "The stack's folder")->capture_default_str();
+  env->add_flag("--json", env_args->json, "Print as a JSON object of variable name to value");
+  env->callback([env_args] { run_env(*env_args); });
+}
+
+}  // namespace pgstack::cli
