@@ -13,6 +13,7 @@ namespace pgstack::cluster {
 const char* to_string(Role role) {
   switch (role) {
     case Role::primary: return "primary";
+    case Role::standby: return "standby";
   }
   return "primary";
 }
@@ -22,6 +23,7 @@ ClusterLayout ClusterLayout::local(const std::filesystem::path& dir, int port) {
   layout.dir = std::filesystem::absolute(dir).lexically_normal();
   if (layout.dir.has_filename() == false) layout.dir = layout.dir.parent_path();  // drop a trailing slash
   layout.components.push_back({.name = "primary", .role = Role::primary, .port = port, .dir = layout.dir / "data" / "primary"});
+  layout.add_standby();
   return layout;
 }
 
@@ -36,9 +38,9 @@ std::optional<ClusterLayout> ClusterLayout::load(const std::filesystem::path& di
     layout.components.clear();
     for (const auto& c : doc.at("components")) {
       auto role = c.at("role").get<std::string>();
-      if (role != "primary") throw Error(fmt::format("unknown role '{}'", role));
+      if (role != "primary" && role != "standby") throw Error(fmt::format("unknown role '{}'", role));
       layout.components.push_back({.name = c.at("name").get<std::string>(),
-                                   .role = Role::primary,
+                                   .role = role == "primary" ? Role::primary : Role::standby,
                                    .port = c.at("port").get<int>(),
                                    .dir = c.at("dir").get<std::string>()});
     }
@@ -57,6 +59,22 @@ const Component& ClusterLayout::primary() const {
 
 Component& ClusterLayout::primary() {
   return const_cast<Component&>(static_cast<const ClusterLayout*>(this)->primary());
+}
+
+const Component* ClusterLayout::standby() const {
+  for (const auto& c : components)
+    if (c.role == Role::standby) return &c;
+  return nullptr;
+}
+
+Component* ClusterLayout::standby() {
+  return const_cast<Component*>(static_cast<const ClusterLayout*>(this)->standby());
+}
+
+void ClusterLayout::add_standby() {
+  if (standby()) return;
+  const int port = primary().port + 1;
+  components.push_back({.name = "standby", .role = Role::standby, .port = port, .dir = dir / "data" / "standby"});
 }
 
 namespace {

@@ -1,7 +1,7 @@
 // ClusterLayout: what the local stack is made of (components with name, role, port and
 // folder) and where it lives, saved as <dir>/stack.json so the CLI and applications
-// find its DSNs. Today the stack is one primary; standby, PgBouncer and pgBackRest are
-// added as more components of the same list.
+// find its DSNs. Today: a primary and a streaming hot standby; PgBouncer and
+// pgBackRest are added as more components of the same list.
 //
 //   auto layout = pgstack::cluster::ClusterLayout::local(".pgstack", 54320);
 //   std::cout << layout.dsn();                   // over the Unix socket in .pgstack/run
@@ -22,11 +22,11 @@ inline constexpr const char* kDefaultDir = ".pgstack";
 inline constexpr const char* kDatabase = "app";
 inline constexpr const char* kSuperuser = "postgres";
 
-enum class Role { primary };
+enum class Role { primary, standby };
 const char* to_string(Role role);
 
 struct Component {
-  std::string name;         // "primary"
+  std::string name;         // "primary", "standby"
   Role role = Role::primary;
   int port = kDefaultPort;
   std::filesystem::path dir;  // its data folder, absolute
@@ -37,7 +37,8 @@ struct ClusterLayout {
   std::string database = kDatabase;
   std::vector<Component> components;
 
-  // The layout of a stack in dir (made absolute) with its primary on port.
+  // The layout of a stack in dir (made absolute): its primary on port, the standby on
+  // port + 1.
   static ClusterLayout local(const std::filesystem::path& dir, int port = kDefaultPort);
   // Reads dir/stack.json; nullopt when there is none. Throws pgstack::Error when it
   // is unreadable or malformed, naming the file.
@@ -50,6 +51,11 @@ struct ClusterLayout {
 
   const Component& primary() const;
   Component& primary();
+  // The hot standby, or nullptr (a stack.json written before standbys existed).
+  const Component* standby() const;
+  Component* standby();
+  // Adds the standby when the layout has none (port: the primary's + 1).
+  void add_standby();
 
   // DSNs of a component (the primary by default) for database (ours by default).
   std::string dsn(const Component* c = nullptr, const std::string& db = {}) const;      // Unix socket

@@ -118,6 +118,19 @@ bool PostgresServer::write_config(const std::vector<tune::Setting>& settings) {
   return true;
 }
 
+void PostgresServer::base_backup_from(const Component& primary, const std::string& slot) {
+  fs::create_directories(component_.dir);
+  sys::give_to_server_user(component_.dir.string());
+  fs::permissions(component_.dir, fs::perms::owner_all, fs::perm_options::replace);
+  auto r = run_as_server({sys::pg_binary("pg_basebackup"), "-h", layout_.run_dir().string(), "-p",
+                          std::to_string(primary.port), "-U", kSuperuser, "-D", component_.dir.string(), "-R", "-X",
+                          "stream", "-S", slot, "-c", "fast", "--no-sync"},
+                         300s);
+  if (r.exit_code != 0)
+    throw Error(fmt::format("pg_basebackup of the {} from the {} failed (exit {}):\n{}\nremove {} and run pgstack up again",
+                            component_.name, primary.name, r.exit_code, tail(r.output, 10), component_.dir.string()));
+}
+
 void PostgresServer::start() {
   auto log = layout_.log_file(component_);
   const auto deadline = std::chrono::steady_clock::now() + 30s;

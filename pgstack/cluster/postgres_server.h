@@ -36,6 +36,10 @@ class PostgresServer {
   void initdb();
   // Writes the managed include file (pgstack.conf); returns true when it changed.
   bool write_config(const std::vector<tune::Setting>& settings);
+  // Fills the (empty) data folder with a copy of the primary taken by pg_basebackup
+  // over the stack's socket, streaming WAL meanwhile, configured (-R) to follow the
+  // primary through the physical replication slot `slot`.
+  void base_backup_from(const Component& primary, const std::string& slot);
   // pg_ctl start -w; retries while a crashed server's children still hold shared memory.
   void start();
   // pg_ctl stop -m fast -w.

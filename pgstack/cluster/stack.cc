@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "pgstack/cluster/postgres_server.h"
+#include "pgstack/cluster/standby.h"
 #include "pgstack/pg/connection.h"
 #include "pgstack/schema/migration_runner.h"
 #include "pgstack/sys/process.h"
@@ -80,6 +81,7 @@ void check_programs_and_ports(const ClusterLayout& layout, bool after_crash) {
   for (const char* program : {"initdb", "pg_ctl", "postgres"}) (void)sys::pg_binary(program);
   for (const auto& c : layout.components) {
     check_port(c.port);
+    if (PostgresServer(layout, c).state().running) continue;  // its own port, of course
     // A killed postmaster's backends inherit its listening socket and keep the port
     // answering until they notice and exit, which takes them a moment.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(after_crash ? 15 : 0);
@@ -99,6 +101,18 @@ std::string read_text(const fs::path& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// A server's whole managed configuration: the stack's own settings and tune's.
+std::vector<tune::Setting> server_settings(const ClusterLayout& layout, const Component& c, const UpOptions& options) {
+  const bool pg_cron = pg_cron_installed();
+  auto machine = tune::detect_machine();
+  tune::TuneInput input{.memory = machine.memory, .cores = machine.cores, .connections = options.max_connections};
+  input.preload_libraries = pg_cron ? std::vector<std::string>{"pg_stat_statements", "pg_cron"}
+                                    : std::vector<std::string>{"pg_stat_statements"};
+  auto settings = stack_settings(layout, c, pg_cron);
+  for (auto& s : tune::recommend(input)) settings.push_back(std::move(s));
+  return settings;
 }
 
 void say(const UpOptions& options, const std::string& line) {
@@ -139,6 +153,7 @@ UpReport up(const UpOptions& options) {
   const int port = options.port.value_or(existing ? existing->primary().port : kDefaultPort);
   check_port(port);
   ClusterLayout layout = existing ? *existing : ClusterLayout::local(options.dir, port);
+  layout.add_standby();  // a stack made before standbys gets one (before anything holds a Component&)
 
   const int recorded_port = layout.primary().port;  // where a running server listens
   UpReport report;
@@ -173,13 +188,7 @@ UpReport up(const UpOptions& options) {
       report.initialized = true;
       report.actions.push_back(fmt::format("initialized a new cluster in {}", data.string()));
     }
-    const bool pg_cron = pg_cron_installed();
-    auto machine = tune::detect_machine();
-    tune::TuneInput input{.memory = machine.memory, .cores = machine.cores, .connections = options.max_connections};
-    input.preload_libraries = pg_cron ? std::vector<std::string>{"pg_stat_statements", "pg_cron"}
-                                      : std::vector<std::string>{"pg_stat_statements"};
-    auto settings = stack_settings(layout, layout.primary(), pg_cron);
-    for (auto& s : tune::recommend(input)) settings.push_back(std::move(s));
+    auto settings = server_settings(layout, layout.primary(), options);
     if (server.write_config(settings) && !report.initialized)
       report.actions.push_back("rewrote " + server.config_file());
     if (state.stale_pid) {
@@ -193,6 +202,11 @@ UpReport up(const UpOptions& options) {
   }
 
   ensure_database(layout, report);
+  if (Component* standby = layout.standby(); standby && !PostgresServer(layout, *standby).state().running)
+    standby->port = layout.primary().port + 1;  // follows the primary's port while stopped
+  say(options, "standby");
+  for (auto& action : ensure_standby(layout, [&](const Component& c) { return server_settings(layout, c, options); }))
+    report.actions.push_back(std::move(action));
 
   auto json = layout.to_json().dump(2) + "\n";
   if (read_text(layout.stack_file()) != json) {
@@ -212,7 +226,9 @@ DownReport down(const DownOptions& options) {
   }
   FolderLock lock(layout.dir);
   std::vector<std::string> stopped;
-  for (const auto& c : layout.components) {
+  // Standbys first: a primary stopped under its standby makes the standby log errors.
+  for (auto it = layout.components.rbegin(); it != layout.components.rend(); ++it) {
+    const auto& c = *it;
     PostgresServer server(layout, c);
     if (!server.state().running) continue;
     server.stop();

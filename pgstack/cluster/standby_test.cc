@@ -1,0 +1,128 @@
+// The stack's hot standby, end to end: `up` makes it from the primary, it streams,
+// it is read-only, a killed standby comes back with the next `up`, and `down`/`up`
+// keeps everything.
+#include "pgstack/cluster/standby.h"
+
+#include <signal.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "pgstack/cluster/postgres_server.h"
+#include "pgstack/cluster/stack.h"
+#include "pgstack/pg/connection.h"
+#include "pgstack/pg/errors.h"
+#include "pgstack/sys/process.h"
+
+namespace pgstack::cluster {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// Two neighbouring free ports: the primary's and the standby's.
+int free_port_pair() {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    int port = sys::free_tcp_port();
+    if (port < 65535 && !sys::port_in_use(port + 1)) return port;
+  }
+  throw Error("no two neighbouring free ports");
+}
+
+class StandbyStackTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    char tmpl[] = "/tmp/pgstack-standby-XXXXXX";
+    root_ = ::mkdtemp(tmpl);
+    fs::permissions(root_, fs::perms::owner_all | fs::perms::others_read | fs::perms::others_exec);
+    report_ = up({.dir = root_ / "stack", .port = free_port_pair()});
+  }
+  static void TearDownTestSuite() {
+    try {
+      down({.dir = root_ / "stack"});
+    } catch (const std::exception&) {
+      // Best effort: the folder goes anyway, and servers notice their folder is gone.
+    }
+    fs::remove_all(root_);
+  }
+  static const ClusterLayout& layout() { return report_.layout; }
+  static std::string standby_dsn() { return layout().dsn(layout().standby()); }
+
+  static inline fs::path root_;
+  static inline UpReport report_;
+};
+
+TEST_F(StandbyStackTest, UpMakesAStreamingReadOnlyStandby) {
+  ASSERT_NE(layout().standby(), nullptr);
+  EXPECT_EQ(layout().standby()->port, layout().primary().port + 1);
+  pg::Connection standby(standby_dsn());
+  EXPECT_TRUE(standby.query_value<bool>("select pg_is_in_recovery()"));
+  EXPECT_THROW(standby.execute_script("create table not_here(id int)"), pg::InvalidTransactionState);
+  pg::Connection primary(layout().dsn(nullptr, "postgres"));
+  EXPECT_EQ(primary.query_value<std::string>(
+                "select state from pg_stat_replication where application_name = 'pgstack-standby'"),
+            "streaming");
+  EXPECT_TRUE(primary.query_value<bool>(
+      "select active from pg_replication_slots where slot_name = $1", replication_slot(*layout().standby())));
+}
+
+TEST_F(StandbyStackTest, AWriteOnThePrimaryIsOnTheStandbyWithinOneSecond) {
+  pg::Connection primary(layout().dsn());
+  primary.execute_script("create table if not exists orders(id bigint primary key)");
+  const auto id = primary.query_value<std::int64_t>("insert into orders select coalesce(max(id), 0) + 1 from orders returning id");
+  const auto written = Clock::now();
+  pg::Connection standby(standby_dsn());
+  bool seen = false;
+  while (!seen && Clock::now() - written < 1s) {
+    seen = standby.query_value<bool>("select exists (select 1 from pg_class where relname = 'orders')") &&
+           standby.query_value<bool>("select exists (select 1 from orders where id = $1)", id);
+    if (!seen) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(seen) << "the row was not on the standby a second after its commit";
+}
+
+TEST_F(StandbyStackTest, UpOnARunningStackChangesNothing) {
+  auto again = up({.dir = root_ / "stack"});
+  EXPECT_TRUE(again.actions.empty()) << again.actions.front();
+}
+
+TEST_F(StandbyStackTest, KilledStandbyIsRestartedByUpAndCatchesUp) {
+  PostgresServer server(layout(), *layout().standby());
+  const pid_t pid = server.state().pid;
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  for (auto deadline = Clock::now() + 10s; sys::process_alive(pid) && Clock::now() < deadline;)
+    std::this_thread::sleep_for(20ms);
+  pg::Connection primary(layout().dsn());
+  primary.execute_script("create table if not exists while_down(id int); insert into while_down values (1)");
+
+  auto again = up({.dir = root_ / "stack"});
+  bool restarted = false;
+  for (const auto& a : again.actions) restarted = restarted || a.find("started the standby") != std::string::npos;
+  EXPECT_TRUE(restarted);
+  pg::Connection standby(standby_dsn());
+  bool caught_up = false;
+  for (auto deadline = Clock::now() + 10s; !caught_up && Clock::now() < deadline;) {
+    caught_up = standby.query_value<bool>("select to_regclass('while_down') is not null");
+    if (!caught_up) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(caught_up);
+}
+
+TEST_F(StandbyStackTest, DownThenUpKeepsBothServersData) {
+  pg::Connection(layout().dsn()).execute_script("create table if not exists kept(id int); insert into kept values (7)");
+  auto stopped = down({.dir = root_ / "stack"});
+  EXPECT_TRUE(stopped.was_running);
+  EXPECT_FALSE(PostgresServer(layout(), *layout().standby()).state().running);
+  EXPECT_FALSE(PostgresServer(layout(), layout().primary()).state().running);
+  up({.dir = root_ / "stack"});
+  pg::Connection standby(standby_dsn());
+  EXPECT_GE(standby.query_value<std::int64_t>("select count(*) from kept"), 1);
+}
+
+}  // namespace
+}  // namespace pgstack::cluster
