@@ -6,6 +6,7 @@
 
 #include "pgstack/cli/cli_context.h"
 #include "pgstack/cli/commands.h"
+#include "pgstack/cluster/roles.h"
 #include "pgstack/cluster/stack.h"
 
 namespace pgstack::cli {
@@ -23,7 +24,13 @@ void run_up(const UpArgs& args) {
   auto st = cluster::status(report.layout.dir);
   pid_t pid = st.components.empty() ? 0 : st.components.front().pid;
   const auto& layout = report.layout;
+  // The application's DSNs: TLS, the password read from the credentials file (docs/stack.md).
+  std::vector<std::pair<std::string, std::string>> role_dsns;
+  for (const auto& role : cluster::stack_roles())
+    if (role.login) role_dsns.emplace_back(role.name, layout.role_dsn(role.name));
   if (args.json) {
+    nlohmann::json roles = nlohmann::json::object();
+    for (const auto& [name, dsn] : role_dsns) roles[name] = dsn;
     print_json({{"dir", layout.dir.string()},
                 {"changed", report.changed()},
                 {"was_running", report.was_running},
@@ -34,6 +41,8 @@ void run_up(const UpArgs& args) {
                 {"port", layout.primary().port},
                 {"dsn", layout.dsn()},
                 {"tcp_dsn", layout.tcp_dsn()},
+                {"roles", roles},
+                {"credentials", layout.credentials_file().string()},
                 {"actions", report.actions},
                 {"applied_migrations", report.applied_migrations},
                 {"stack", layout.to_json()}});
@@ -46,8 +55,10 @@ void run_up(const UpArgs& args) {
     for (const auto& a : report.actions) std::cout << "  " << a << "\n";
     std::cout << fmt::format("the stack is up: postgres 15 on port {} (pid {})\n", layout.primary().port, pid);
   }
-  std::cout << fmt::format("  dsn:     {}\n  tcp dsn: {}\n  stop it: pgstack down{}\n", layout.dsn(), layout.tcp_dsn(),
-                           args.dir == cluster::kDefaultDir ? "" : " --dir " + args.dir);
+  std::cout << fmt::format("  dsn:     {}\n  tcp dsn: {}\n", layout.dsn(), layout.tcp_dsn());
+  for (const auto& [name, dsn] : role_dsns) std::cout << fmt::format("  {:<11}{}\n", name + ":", dsn);
+  std::cout << fmt::format("  passwords: {} (mode 0600; docs/stack.md)\n  stop it: pgstack down{}\n",
+                           layout.credentials_file().string(), args.dir == cluster::kDefaultDir ? "" : " --dir " + args.dir);
 }
 
 }  // namespace

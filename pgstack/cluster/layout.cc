@@ -98,7 +98,15 @@ std::string ClusterLayout::dsn(const Component* c, const std::string& db) const 
 
 std::string ClusterLayout::tcp_dsn(const Component* c, const std::string& db) const {
   if (!c) c = &primary();
-  return fmt::format("postgresql://{}@127.0.0.1:{}/{}", kSuperuser, c->port, db.empty() ? database : db);
+  // No password in the DSN: libpq reads it from the passfile, so DSNs can be printed and logged.
+  return fmt::format("postgresql://{}@127.0.0.1:{}/{}?sslmode=require&passfile={}", kSuperuser, c->port,
+                     db.empty() ? database : db, uri_encode(credentials_file().string()));
+}
+
+std::string ClusterLayout::role_dsn(const std::string& role, const Component* c) const {
+  if (!c) c = &primary();
+  return fmt::format("postgresql://{}@127.0.0.1:{}/{}?sslmode=require&passfile={}", uri_encode(role), c->port, database,
+                     uri_encode(credentials_file().string()));
 }
 
 nlohmann::json ClusterLayout::to_json() const {

@@ -48,6 +48,8 @@ struct ClusterLayout {
   std::filesystem::path logs_dir() const { return dir / "logs"; }
   std::filesystem::path stack_file() const { return dir / "stack.json"; }
   std::filesystem::path log_file(const Component& c) const { return logs_dir() / (c.name + ".log"); }
+  // The stack's login roles and passwords, in libpq's passfile format, mode 0600.
+  std::filesystem::path credentials_file() const { return dir / "credentials"; }
 
   const Component& primary() const;
   Component& primary();
@@ -59,7 +61,10 @@ struct ClusterLayout {
 
   // DSNs of a component (the primary by default) for database (ours by default).
   std::string dsn(const Component* c = nullptr, const std::string& db = {}) const;      // Unix socket
-  std::string tcp_dsn(const Component* c = nullptr, const std::string& db = {}) const;  // 127.0.0.1
+  // 127.0.0.1 over TLS (sslmode=require) as the superuser, password read from credentials_file().
+  std::string tcp_dsn(const Component* c = nullptr, const std::string& db = {}) const;
+  // As tcp_dsn, as a login role of the stack (app, migrations, app_reader).
+  std::string role_dsn(const std::string& role, const Component* c = nullptr) const;
 
   nlohmann::json to_json() const;
   // Writes stack.json atomically (temp file, then rename).

@@ -26,7 +26,9 @@ TEST_F(LayoutTest, LocalLayoutHasAPrimaryWithDsns) {
   EXPECT_EQ(layout.primary().port, 54999);
   EXPECT_EQ(layout.primary().dir, dir_ / "stack" / "data" / "primary");
   EXPECT_EQ(layout.dsn(), "postgresql://postgres@/app?host=" + (dir_ / "stack" / "run").string() + "&port=54999");
-  EXPECT_EQ(layout.tcp_dsn(), "postgresql://postgres@127.0.0.1:54999/app");
+  EXPECT_EQ(layout.tcp_dsn(), "postgresql://postgres@127.0.0.1:54999/app?sslmode=require&passfile=" +
+                                  (dir_ / "stack" / "credentials").string());
+  EXPECT_EQ(layout.role_dsn("app_reader").find("postgresql://app_reader@127.0.0.1:54999/app?sslmode=require&passfile="), 0u);
   EXPECT_EQ(layout.dsn(nullptr, "postgres").find("postgresql://postgres@/postgres?"), 0u);
 }
 

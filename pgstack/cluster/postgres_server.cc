@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "pgstack/pg/connection.h"
 #include "pgstack/pg/errors.h"
 #include "pgstack/sys/process.h"
 
@@ -167,12 +168,35 @@ void PostgresServer::stop() {
                             layout_.log_file(component_).string()));
 }
 
+bool PostgresServer::apply_config(const std::string& superuser_dsn) {
+  {
+    pg::Connection conn(superuser_dsn);
+    auto before = conn.query_value<std::string>("select pg_conf_load_time()::text");
+    conn.execute_script("select pg_reload_conf()");
+    // The postmaster rereads the files when the signal arrives; a session started after
+    // that inherits the new load time, and the new pg_hba rules apply to it.
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      pg::Connection fresh(superuser_dsn);
+      if (fresh.query_value<std::string>("select pg_conf_load_time()::text") != before) break;
+      std::this_thread::sleep_for(50ms);
+    }
+    pg::Connection fresh(superuser_dsn);
+    if (fresh.query_value<std::int64_t>("select count(*) from pg_settings where pending_restart") == 0) return false;
+  }
+  stop();
+  start();
+  return true;
+}
+
 std::vector<tune::Setting> stack_settings(const ClusterLayout& layout, const Component& component, bool pg_cron) {
   std::vector<tune::Setting> out = {
       {"listen_addresses", "'127.0.0.1'", "local stack: reachable from this machine only"},
       {"port", std::to_string(component.port), "the stack's port (pgstack up --port)"},
       {"unix_socket_directories", conf_string(layout.run_dir().string()), "sockets stay inside the stack's folder"},
       {"cluster_name", conf_string("pgstack-" + component.name), "names the processes in ps"},
+      {"ssl", "on", "TCP clients must use TLS (pg_hba.conf); server.crt/server.key in the data folder"},
+      {"password_encryption", "'scram-sha-256'", "passwords are stored as SCRAM verifiers"},
   };
   if (pg_cron) {
     out.push_back({"cron.database_name", conf_string(layout.database), "pg_cron runs jobs in the application's database"});

@@ -44,6 +44,10 @@ class PostgresServer {
   void start();
   // pg_ctl stop -m fast -w.
   void stop();
+  // Applies changed configuration files (postgresql.conf, pg_hba.conf) to the running
+  // server: reloads it and waits until new sessions see the reload; restarts it (fast)
+  // when a changed setting needs a restart. Returns true when it restarted.
+  bool apply_config(const std::string& superuser_dsn);
 
   std::string config_file() const;  // <data>/pgstack.conf
 
@@ -52,7 +56,7 @@ class PostgresServer {
   const Component& component_;
 };
 
-// Extra settings the stack needs beside tune's: addresses, socket folder, logging.
+// Extra settings the stack needs beside tune's: addresses, socket folder, TLS, SCRAM.
 std::vector<tune::Setting> stack_settings(const ClusterLayout& layout, const Component& component, bool pg_cron);
 
 // True when the pg_cron package for PostgreSQL 15 is installed (library and control file).

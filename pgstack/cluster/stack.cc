@@ -12,7 +12,11 @@
 
 #include <fmt/format.h>
 
+#include "pgstack/cluster/extensions.h"
+#include "pgstack/cluster/pg_hba.h"
 #include "pgstack/cluster/postgres_server.h"
+#include "pgstack/cluster/roles.h"
+#include "pgstack/cluster/tls.h"
 #include "pgstack/cluster/standby.h"
 #include "pgstack/pg/connection.h"
 #include "pgstack/schema/migration_runner.h"
@@ -119,7 +123,8 @@ void say(const UpOptions& options, const std::string& line) {
   if (options.progress) options.progress(line);
 }
 
-// The app database, pg_stat_statements and pgstack's schemas: each created only if missing.
+// The app database, its extensions, pgstack's schemas, the roles and their privileges:
+// each created only if missing.
 void ensure_database(const ClusterLayout& layout, UpReport& report) {
   {
     pg::Connection admin(layout.dsn(nullptr, "postgres"));
@@ -130,11 +135,7 @@ void ensure_database(const ClusterLayout& layout, UpReport& report) {
     }
   }
   pg::Connection conn(layout.dsn());
-  auto has_pgss = conn.query_optional<std::int32_t>("select 1 from pg_extension where extname = 'pg_stat_statements'");
-  if (!has_pgss) {
-    conn.execute_script("create extension if not exists pg_stat_statements");
-    report.actions.push_back("created extension pg_stat_statements");
-  }
+  for (auto& a : ensure_extensions(conn)) report.actions.push_back(std::move(a));
   auto preload = conn.query_value<std::string>("select current_setting('shared_preload_libraries')");
   report.pg_cron = preload.find("pg_cron") != std::string::npos;
   schema::MigrationRunner runner(conn);
@@ -144,6 +145,22 @@ void ensure_database(const ClusterLayout& layout, UpReport& report) {
     report.applied_migrations.push_back(name);
     report.actions.push_back("applied " + name);
   }
+  for (auto& a : ensure_roles(conn, layout)) report.actions.push_back(std::move(a));
+}
+
+// The primary's TLS certificate and pg_hba.conf (tls.h, pg_hba.h); true when either changed.
+bool write_security_files(const ClusterLayout& layout, UpReport& report) {
+  const auto& data = layout.primary().dir;
+  bool changed = false;
+  if (ensure_certificate(data)) {
+    report.actions.push_back(fmt::format("made a self-signed TLS certificate ({}/server.crt)", data.string()));
+    changed = true;
+  }
+  if (write_pg_hba(data)) {
+    report.actions.push_back(fmt::format("wrote {}/pg_hba.conf (TLS and SCRAM over TCP)", data.string()));
+    changed = true;
+  }
+  return changed;
 }
 
 }  // namespace
@@ -175,6 +192,12 @@ UpReport up(const UpOptions& options) {
     layout.primary().port = recorded_port;
     report.was_running = true;
     say(options, fmt::format("postgres is already running (pid {}, port {})", state.pid, port));
+    // A stack made by an older pgstack is brought up to date while it runs.
+    bool changed = server.write_config(server_settings(layout, layout.primary(), options));
+    if (changed) report.actions.push_back("rewrote " + server.config_file());
+    changed = write_security_files(layout, report) || changed;
+    if (changed && server.apply_config(layout.dsn(nullptr, "postgres")))
+      report.actions.push_back(fmt::format("restarted postgres to apply the new settings (pid {})", server.state().pid));
   } else {
     layout.primary().port = port;
     prepare_folders(layout);
@@ -191,6 +214,7 @@ UpReport up(const UpOptions& options) {
     auto settings = server_settings(layout, layout.primary(), options);
     if (server.write_config(settings) && !report.initialized)
       report.actions.push_back("rewrote " + server.config_file());
+    write_security_files(layout, report);
     if (state.stale_pid) {
       report.recovered = true;
       report.actions.push_back("found a stale postmaster.pid (the server had crashed); restarting with crash recovery");

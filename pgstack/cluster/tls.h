@@ -1,0 +1,17 @@
+// The primary's TLS certificate: a self-signed server.crt/server.key in the data folder,
+// made once (openssl CLI) and kept across restarts; `ssl = on` reads them from there.
+//
+//   if (pgstack::cluster::ensure_certificate(layout.primary().dir))
+//     report.actions.push_back("made a self-signed TLS certificate");
+#pragma once
+
+#include <filesystem>
+
+namespace pgstack::cluster {
+
+// Makes <data_dir>/server.crt and server.key (EC P-256, CN=localhost, SAN localhost,
+// 127.0.0.1, ::1, ten years) when either is missing, owned by the server user, key mode
+// 0600. Returns true when it made them. Throws pgstack::Error when openssl fails.
+bool ensure_certificate(const std::filesystem::path& data_dir);
+
+}  // namespace pgstack::cluster
