@@ -66,17 +66,26 @@ struct TempDir {
   fs::path path;
 };
 
+int free_port_pair() {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    int port = pgstack::sys::free_tcp_port();
+    if (port < 65535 && !pgstack::sys::port_in_use(port + 1)) return port;
+  }
+  throw pgstack::Error("no two neighbouring free ports");
+}
+
 // A stack in a temp folder, stopped whatever happens to the test.
 struct TempStack {
   TempDir tmp;
   fs::path dir = tmp.path / ".pgstack";
-  int port = pgstack::sys::free_tcp_port();
+  int port = free_port_pair();  // the primary's, and the standby's next to it
   ~TempStack() {
     pgstack_cli({"down", "--dir", dir.string()});
     // Belt and braces: if our own down failed, stop the server anyway.
-    if (fs::exists(dir / "data/primary/postmaster.pid"))
-      pgstack::sys::run({pgstack::sys::pg_binary("pg_ctl"), "stop", "-m", "immediate", "-D", (dir / "data/primary").string()},
-                        {.as_user = pgstack::sys::server_user(), .timeout = 60s});
+    for (const char* server : {"data/standby", "data/primary"})
+      if (fs::exists(dir / server / "postmaster.pid"))
+        pgstack::sys::run({pgstack::sys::pg_binary("pg_ctl"), "stop", "-m", "immediate", "-D", (dir / server).string()},
+                          {.as_user = pgstack::sys::server_user(), .timeout = 60s});
   }
   Cli up(const std::vector<std::string>& extra = {}) {
     std::vector<std::string> args = {"up", "--dir", dir.string(), "--port", std::to_string(port)};
@@ -194,7 +203,7 @@ TEST(Cli, MalformedDsnFailsClearly) {
 }
 
 TEST(Cli, UnreachableServerFailsQuickly) {
-  int port = pgstack::sys::free_tcp_port();
+  int port = free_port_pair();  // the primary's, and the standby's next to it
   auto start = std::chrono::steady_clock::now();
   auto r = pgstack_cli({"install", "--db", "postgresql://postgres@127.0.0.1:" + std::to_string(port) + "/app"});
   EXPECT_EQ(r.code, 1) << r.output;
@@ -440,3 +449,41 @@ TEST(CliEnv, PrintsShellExportsThatAShellReadsBack) {
 }
 
 }  // namespace
+
+TEST(Cli, StatusShowsEveryComponentAndReplication) {
+  TempStack stack;
+  auto none = pgstack_cli({"status", "--dir", stack.dir.string()});
+  EXPECT_EQ(none.code, 1);
+  EXPECT_NE(none.output.find("no stack in"), std::string::npos) << none.output;
+
+  ASSERT_EQ(stack.up().code, 0);
+  nlohmann::json doc;
+  for (auto deadline = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < deadline;) {
+    auto r = pgstack_cli({"status", "--dir", stack.dir.string(), "--json"});
+    ASSERT_EQ(r.code, 0) << r.output;
+    doc = json_of(r);
+    if (!doc["replication"].empty() && doc["replication"][0]["state"] == "streaming") break;
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_EQ(doc["components"].size(), 2u) << doc.dump();
+  EXPECT_EQ(doc["components"][0]["role"], "primary");
+  EXPECT_EQ(doc["components"][1]["role"], "standby");
+  EXPECT_TRUE(doc["components"][1]["running"].get<bool>());
+  EXPECT_EQ(doc["components"][1]["port"].get<int>(), stack.port + 1);
+  ASSERT_EQ(doc["replication"].size(), 1u) << doc.dump();
+  EXPECT_EQ(doc["replication"][0]["state"], "streaming");
+  EXPECT_EQ(doc["slots"][0]["name"], "pgstack_standby");
+  EXPECT_TRUE(doc["slots"][0]["active"].get<bool>());
+
+  auto text = pgstack_cli({"status", "--dir", stack.dir.string()});
+  EXPECT_EQ(text.code, 0) << text.output;
+  EXPECT_NE(text.output.find("replication: pgstack-standby streaming"), std::string::npos) << text.output;
+
+  // A component down: status says which, and exits 1.
+  const pid_t standby_pid = doc["components"][1]["pid"].get<int>();
+  ASSERT_EQ(::kill(standby_pid, SIGKILL), 0);
+  for (int i = 0; i < 100 && pgstack::sys::process_alive(standby_pid); ++i) std::this_thread::sleep_for(50ms);
+  auto down = pgstack_cli({"status", "--dir", stack.dir.string()});
+  EXPECT_EQ(down.code, 1);
+  EXPECT_NE(down.output.find("down: standby; run `pgstack up`"), std::string::npos) << down.output;
+}

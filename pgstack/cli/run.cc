@@ -19,6 +19,7 @@ int run(int argc, char** argv) {
   add_migrate_commands(app);
   add_stack_commands(app);
   add_tune_commands(app);
+  add_status_command(app);
   try {
     app.parse(argc, argv);
     return kExitOk;

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "pgstack/cluster/postgres_server.h"
+#include "pgstack/cluster/replication.h"
 #include "pgstack/cluster/stack.h"
 #include "pgstack/pg/connection.h"
 #include "pgstack/pg/errors.h"
@@ -83,6 +84,27 @@ TEST_F(StandbyStackTest, AWriteOnThePrimaryIsOnTheStandbyWithinOneSecond) {
     if (!seen) std::this_thread::sleep_for(10ms);
   }
   EXPECT_TRUE(seen) << "the row was not on the standby a second after its commit";
+}
+
+TEST_F(StandbyStackTest, ReplicationStatusShowsTheStandbyCaughtUp) {
+  pg::Connection primary(layout().dsn(nullptr, "postgres"));
+  primary.execute_script("checkpoint");  // some WAL to replay
+  std::vector<ReplicaStatus> seen;
+  for (auto deadline = Clock::now() + 5s; Clock::now() < deadline;) {
+    seen = replicas(primary);
+    if (seen.size() == 1 && seen[0].lag_bytes == 0) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].name, "pgstack-standby");
+  EXPECT_EQ(seen[0].state, "streaming");
+  EXPECT_EQ(seen[0].sync_state, "async");
+  EXPECT_EQ(seen[0].lag_bytes, 0);
+  EXPECT_EQ(seen[0].lag_seconds, 0);
+  auto slots = replication_slots(primary);
+  ASSERT_EQ(slots.size(), 1u);
+  EXPECT_EQ(slots[0].name, "pgstack_standby");
+  EXPECT_TRUE(slots[0].active);
 }
 
 TEST_F(StandbyStackTest, UpOnARunningStackChangesNothing) {
