@@ -487,3 +487,33 @@ TEST(Cli, StatusShowsEveryComponentAndReplication) {
   EXPECT_EQ(down.code, 1);
   EXPECT_NE(down.output.find("down: standby; run `pgstack up`"), std::string::npos) << down.output;
 }
+
+TEST(Cli, DestroyNeedsYesThenRemovesEverything) {
+  TempStack stack;
+  ASSERT_EQ(stack.up().code, 0);
+  auto st = pgstack::cluster::status(stack.dir);
+  ASSERT_TRUE(st.running);
+
+  auto unconfirmed = pgstack_cli({"destroy", "--dir", stack.dir.string()});
+  EXPECT_EQ(unconfirmed.code, 2);
+  EXPECT_NE(unconfirmed.output.find("pass --yes to confirm"), std::string::npos) << unconfirmed.output;
+  EXPECT_TRUE(pgstack::cluster::status(stack.dir).running) << "nothing may change without --yes";
+
+  // A folder that is not a stack is refused, and kept.
+  fs::create_directories(stack.tmp.path / "not-a-stack");
+  std::ofstream(stack.tmp.path / "not-a-stack" / "precious.txt") << "keep me";
+  auto refused = pgstack_cli({"destroy", "--yes", "--dir", (stack.tmp.path / "not-a-stack").string()});
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_NE(refused.output.find("does not hold a pgstack stack"), std::string::npos) << refused.output;
+  EXPECT_TRUE(fs::exists(stack.tmp.path / "not-a-stack" / "precious.txt"));
+
+  auto destroyed = pgstack_cli({"destroy", "--yes", "--dir", stack.dir.string()});
+  EXPECT_EQ(destroyed.code, 0) << destroyed.output;
+  EXPECT_FALSE(fs::exists(stack.dir));
+  for (const auto& c : st.components) EXPECT_FALSE(pgstack::sys::process_alive(c.pid)) << c.name;
+  EXPECT_FALSE(pgstack::sys::port_in_use(stack.port));
+
+  auto again = pgstack_cli({"destroy", "--yes", "--dir", stack.dir.string()});
+  EXPECT_EQ(again.code, 0);
+  EXPECT_NE(again.output.find("nothing to remove"), std::string::npos) << again.output;
+}

@@ -80,6 +80,23 @@ void add_stack_commands(CLI::App& app) {
     auto report = cluster::down({.dir = *down_dir});
     std::cout << report.message << "\n";
   });
+
+  struct DestroyArgs {
+    std::string dir = cluster::kDefaultDir;
+    bool yes = false;
+  };
+  auto destroy_args = std::make_shared<DestroyArgs>();
+  auto* destroy = app.add_subcommand("destroy", "Stop the local stack and remove its folder with ALL its data (needs --yes)");
+  destroy->add_option("--dir", destroy_args->dir, "The stack's folder")->capture_default_str();
+  destroy->add_flag("--yes", destroy_args->yes, "Confirm: delete the databases, credentials and logs");
+  destroy->callback([destroy_args] {
+    set_command("pgstack destroy");
+    if (!destroy_args->yes)
+      throw BadUsage(fmt::format("this deletes the stack in {} with all its data; pass --yes to confirm "
+                                 "(pgstack down stops it and keeps the data)",
+                                 destroy_args->dir));
+    std::cout << cluster::destroy(destroy_args->dir).message << "\n";
+  });
 }
 
 }  // namespace pgstack::cli

@@ -269,6 +269,32 @@ DownReport down(const DownOptions& options) {
   return report;
 }
 
+DestroyReport destroy(const fs::path& dir) {
+  DestroyReport report;
+  std::error_code ec;
+  const auto abs = fs::absolute(dir).lexically_normal();
+  if (!fs::exists(abs, ec)) {
+    report.message = fmt::format("no stack in {}; nothing to remove", abs.string());
+    return report;
+  }
+  auto layout = ClusterLayout::load(abs).value_or(ClusterLayout::local(abs));
+  // Only ever a folder pgstack made: a wrong --dir must not delete someone's files.
+  if (!fs::exists(layout.stack_file(), ec) && !fs::exists(layout.primary().dir / "PG_VERSION", ec))
+    throw Error(fmt::format("{} does not hold a pgstack stack (no stack.json, no data/primary); nothing was removed",
+                            abs.string()));
+  report.existed = true;
+  down({.dir = abs});
+  for (const auto& c : layout.components)
+    if (PostgresServer(layout, c).state().running)
+      throw Error(fmt::format("the {} (port {}) is still running; stop it, then run pgstack destroy again; nothing "
+                              "was removed",
+                              c.name, c.port));
+  fs::remove_all(abs, ec);
+  if (ec) throw Error(fmt::format("cannot remove {}: {}", abs.string(), ec.message()));
+  report.message = fmt::format("removed the stack in {} and all its data", abs.string());
+  return report;
+}
+
 StackStatus status(const fs::path& dir) {
   StackStatus out;
   auto layout = ClusterLayout::load(dir);

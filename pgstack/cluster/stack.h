@@ -56,6 +56,16 @@ struct DownReport {
 // Stops every component (pg_ctl stop -m fast), keeping the data.
 DownReport down(const DownOptions& options = {});
 
+struct DestroyReport {
+  bool existed = false;
+  std::string message;
+};
+
+// Stops every component and removes the stack's folder with all its data. Refuses a
+// folder that does not hold a pgstack stack (no stack.json, no data/primary), and
+// removes nothing when a server does not stop.
+DestroyReport destroy(const std::filesystem::path& dir);
+
 struct ComponentStatus {
   std::string name;
   Role role = Role::primary;
