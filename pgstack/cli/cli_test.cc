@@ -22,6 +22,7 @@
 #include "pgstack/pg/connection.h"
 #include "pgstack/sys/process.h"
 #include "pgstack/testing/test_cluster.h"
+#include "pgstack/tune/documented_baseline.h"
 
 namespace {
 
@@ -66,19 +67,11 @@ struct TempDir {
   fs::path path;
 };
 
-int free_port_pair() {
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    int port = pgstack::sys::free_tcp_port();
-    if (port < 65535 && !pgstack::sys::port_in_use(port + 1)) return port;
-  }
-  throw pgstack::Error("no two neighbouring free ports");
-}
-
 // A stack in a temp folder, stopped whatever happens to the test.
 struct TempStack {
   TempDir tmp;
   fs::path dir = tmp.path / ".pgstack";
-  int port = free_port_pair();  // the primary's, and the standby's next to it
+  int port = pgstack::sys::free_tcp_port_pair();  // the primary's, and the standby's next to it
   ~TempStack() {
     pgstack_cli({"down", "--dir", dir.string()});
     // Belt and braces: if our own down failed, stop the server anyway.
@@ -203,7 +196,7 @@ TEST(Cli, MalformedDsnFailsClearly) {
 }
 
 TEST(Cli, UnreachableServerFailsQuickly) {
-  int port = free_port_pair();  // the primary's, and the standby's next to it
+  int port = pgstack::sys::free_tcp_port();
   auto start = std::chrono::steady_clock::now();
   auto r = pgstack_cli({"install", "--db", "postgresql://postgres@127.0.0.1:" + std::to_string(port) + "/app"});
   EXPECT_EQ(r.code, 1) << r.output;
@@ -302,26 +295,7 @@ TEST(CliTune, Baseline32GbEightCoresSsdWebExactly) {
   ASSERT_EQ(r.code, 0) << r.output;
   auto doc = json_of(r);
   auto got = settings_of(doc);
-  const std::map<std::string, std::string> expected = {
-      {"shared_buffers", "8GB"},
-      {"effective_cache_size", "24GB"},
-      {"work_mem", "64MB"},
-      {"maintenance_work_mem", "2GB"},
-      {"checkpoint_completion_target", "0.9"},
-      {"max_wal_size", "4GB"},
-      {"checkpoint_timeout", "15min"},
-      {"wal_level", "replica"},
-      {"wal_compression", "on"},
-      {"max_connections", "200"},
-      {"autovacuum_max_workers", "6"},
-      {"autovacuum_vacuum_cost_delay", "2ms"},
-      {"autovacuum_vacuum_cost_limit", "2000"},
-      {"log_min_duration_statement", "1000"},
-      {"log_line_prefix", "'%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h '"},
-      {"shared_preload_libraries", "'pg_stat_statements, pg_cron'"},
-      {"pg_stat_statements.track", "all"},
-  };
-  for (const auto& [name, value] : expected) {
+  for (const auto& [name, value] : pgstack::tune::documented_baseline_32gb()) {
     ASSERT_TRUE(got.count(name)) << name << " missing: " << r.output;
     EXPECT_EQ(got[name], value) << name;
   }

@@ -25,22 +25,13 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-// Two neighbouring free ports: the primary's and the standby's.
-int free_port_pair() {
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    int port = sys::free_tcp_port();
-    if (port < 65535 && !sys::port_in_use(port + 1)) return port;
-  }
-  throw Error("no two neighbouring free ports");
-}
-
 class StandbyStackTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     char tmpl[] = "/tmp/pgstack-standby-XXXXXX";
     root_ = ::mkdtemp(tmpl);
     fs::permissions(root_, fs::perms::owner_all | fs::perms::others_read | fs::perms::others_exec);
-    report_ = up({.dir = root_ / "stack", .port = free_port_pair()});
+    report_ = up({.dir = root_ / "stack", .port = sys::free_tcp_port_pair()});
   }
   static void TearDownTestSuite() {
     try {

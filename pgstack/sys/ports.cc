@@ -46,6 +46,14 @@ int free_tcp_port() {
   return ntohs(addr.sin_port);
 }
 
+int free_tcp_port_pair() {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    const int port = free_tcp_port();
+    if (port < 65535 && !port_in_use(port + 1)) return port;
+  }
+  throw Error("found no two neighbouring free TCP ports on 127.0.0.1 in 50 tries");
+}
+
 bool port_in_use(int port) {
   if (port <= 0 || port > 65535) return false;
   // Non-blocking with a bound: a listener with a full backlog drops our SYN, and we

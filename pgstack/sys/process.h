@@ -81,6 +81,8 @@ bool process_alive(pid_t pid);
 // A TCP port on 127.0.0.1 nobody listens on now (the kernel's choice). Another process
 // may take it before we use it: callers retry on "address in use".
 int free_tcp_port();
+// A free port whose neighbour (port + 1) is free too: a stack's primary and standby.
+int free_tcp_port_pair();
 // True when something accepts connections on 127.0.0.1:port.
 bool port_in_use(int port);
 

@@ -292,6 +292,16 @@ TEST(ProcessAlive, SeesUsAndNotTheDeadOrZombies) {
   EXPECT_FALSE(pgstack::sys::process_alive(child));
 }
 
+TEST(Ports, FreePortPairHasBothPortsFree) {
+  for (int i = 0; i < 5; ++i) {
+    int port = pgstack::sys::free_tcp_port_pair();
+    EXPECT_GT(port, 1024);
+    EXPECT_LT(port, 65535);
+    EXPECT_FALSE(pgstack::sys::port_in_use(port));
+    EXPECT_FALSE(pgstack::sys::port_in_use(port + 1));
+  }
+}
+
 TEST(Ports, FreePortIsFreeAndPortInUseSeesAListener) {
   int port = pgstack::sys::free_tcp_port();
   EXPECT_GT(port, 1024);

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "pgstack/tune/documented_baseline.h"
+
 namespace pgstack::tune {
 namespace {
 
@@ -21,26 +23,7 @@ std::map<std::string, std::string> as_map(const std::vector<Setting>& settings) 
 TEST(Recommend, Baseline32GbEightCoresSsdWeb) {
   auto got = as_map(recommend({.memory = 32 * kGiB, .cores = 8, .connections = 200,
                                .storage = Storage::ssd, .workload = Workload::web}));
-  const std::map<std::string, std::string> expected = {
-      {"shared_buffers", "8GB"},
-      {"effective_cache_size", "24GB"},
-      {"work_mem", "64MB"},
-      {"maintenance_work_mem", "2GB"},
-      {"checkpoint_completion_target", "0.9"},
-      {"max_wal_size", "4GB"},
-      {"checkpoint_timeout", "15min"},
-      {"wal_level", "replica"},
-      {"wal_compression", "on"},
-      {"max_connections", "200"},
-      {"autovacuum_max_workers", "6"},
-      {"autovacuum_vacuum_cost_delay", "2ms"},
-      {"autovacuum_vacuum_cost_limit", "2000"},
-      {"log_min_duration_statement", "1000"},
-      {"log_line_prefix", "'%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h '"},
-      {"shared_preload_libraries", "'pg_stat_statements, pg_cron'"},
-      {"pg_stat_statements.track", "all"},
-  };
-  for (const auto& [name, value] : expected) {
+  for (const auto& [name, value] : pgstack::tune::documented_baseline_32gb()) {
     ASSERT_TRUE(got.count(name)) << name << " missing";
     EXPECT_EQ(got[name], value) << name;
   }
