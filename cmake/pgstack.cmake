@@ -1,10 +1,13 @@
 # Build helpers shared by every capability folder.
 
-# pgstack_add_test(<name> SOURCES a_test.cc ... LIBS lib ... [OWN_MAIN] [TIMEOUT s])
+# pgstack_add_test(<name> SOURCES a_test.cc ... LIBS lib ... [OWN_MAIN] [ONE_PROCESS] [TIMEOUT s])
 # One GoogleTest binary per folder; each test case is registered with ctest on its own
 # so `ctest -j` spreads them over the cores and a failure names the case.
+# ONE_PROCESS registers the binary as a single ctest instead: for suites whose fixture
+# is a whole stack (SetUpTestSuite), built once rather than once per case; gtest's
+# output still names the failing case.
 function(pgstack_add_test name)
-  cmake_parse_arguments(ARG "OWN_MAIN" "TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(ARG "OWN_MAIN;ONE_PROCESS" "TIMEOUT" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gmock Threads::Threads)
   if(NOT ARG_OWN_MAIN)
@@ -12,6 +15,11 @@ function(pgstack_add_test name)
   endif()
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 300)
+  endif()
+  if(ARG_ONE_PROCESS)
+    add_test(NAME ${name} COMMAND ${name})
+    set_tests_properties(${name} PROPERTIES TIMEOUT ${ARG_TIMEOUT})
+    return()
   endif()
   include(GoogleTest)
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT ${ARG_TIMEOUT})

@@ -20,6 +20,7 @@
 #include "pgstack/cluster/layout.h"
 #include "pgstack/cluster/stack.h"
 #include "pgstack/pg/connection.h"
+#include "pgstack/sys/files.h"
 #include "pgstack/sys/process.h"
 #include "pgstack/testing/test_cluster.h"
 #include "pgstack/tune/documented_baseline.h"
@@ -71,9 +72,11 @@ struct TempDir {
 struct TempStack {
   TempDir tmp;
   fs::path dir = tmp.path / ".pgstack";
-  int port = pgstack::sys::free_tcp_port_pair();  // the primary's, and the standby's next to it
+  int port = pgstack::sys::free_tcp_ports(3);  // the primary's; the standby's and PgBouncer's follow it
   ~TempStack() {
     pgstack_cli({"down", "--dir", dir.string()});
+    if (auto pid = std::atoi(pgstack::sys::read_text_file((dir / "run/pgbouncer.pid").string()).c_str()); pid > 0)
+      ::kill(pid, SIGTERM);
     // Belt and braces: if our own down failed, stop the server anyway.
     for (const char* server : {"data/standby", "data/primary"})
       if (fs::exists(dir / server / "postmaster.pid"))
@@ -268,6 +271,74 @@ TEST(Cli, StackUpDownCrashAndRecover) {
   EXPECT_EQ(count_rows(dsn), 1);
 }
 
+TEST(Cli, UpReadsPgstackTomlAndRemembersIt) {
+  TempStack stack;
+  const int pgbouncer_port = pgstack::sys::free_tcp_port();
+  {
+    std::ofstream toml(stack.tmp.path / "pgstack.toml");
+    toml << "[stack]\nmax_connections = 150\n\n[pgbouncer]\nport = " << pgbouncer_port
+         << "\ndefault_pool_size = 25\nmax_db_connections = 40\n";
+  }
+  // ./pgstack.toml is read without being named.
+  auto r = pgstack_cli({"up", "--dir", stack.dir.string(), "--port", std::to_string(stack.port), "--json"},
+                       stack.tmp.path.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  auto doc = json_of(r);
+  EXPECT_EQ(doc["stack"]["config"], (stack.tmp.path / "pgstack.toml").string());
+  EXPECT_EQ(doc["stack"]["pgbouncer"]["port"].get<int>(), pgbouncer_port);
+  EXPECT_EQ(doc["stack"]["pgbouncer"]["default_pool_size"].get<int>(), 25);
+  const auto ini = pgstack::sys::read_text_file((stack.dir / "pgbouncer/pgbouncer.ini").string());
+  EXPECT_NE(ini.find("default_pool_size = 25"), std::string::npos) << ini;
+  EXPECT_NE(ini.find("max_db_connections = 40"), std::string::npos) << ini;
+  {
+    pgstack::pg::Connection app({.dsn = doc["stack"]["pgbouncer"]["dsn"].get<std::string>(), .statement_cache = false});
+    EXPECT_EQ(app.query_value<std::string>("show max_connections"), "150");
+  }
+  // From elsewhere, with no pgstack.toml around, up keeps using the recorded file: nothing changes.
+  auto again = stack.up({"--json"});
+  ASSERT_EQ(again.code, 0) << again.output;
+  EXPECT_FALSE(json_of(again)["changed"].get<bool>()) << again.output;
+
+  // A typo in the file is an error naming the file and key, and changes nothing.
+  {
+    std::ofstream toml(stack.tmp.path / "pgstack.toml");
+    toml << "[pgbouncer]\ndefault_pool_sise = 30\n";
+  }
+  auto typo = stack.up();
+  EXPECT_EQ(typo.code, 1) << typo.output;
+  EXPECT_NE(typo.output.find("[pgbouncer] default_pool_sise is not a setting"), std::string::npos) << typo.output;
+  EXPECT_NE(pgstack::sys::read_text_file((stack.dir / "pgbouncer/pgbouncer.ini").string()).find("default_pool_size = 25"),
+            std::string::npos);
+  auto missing = stack.up({"--config", (stack.tmp.path / "nope.toml").string()});
+  EXPECT_EQ(missing.code, 2) << missing.output;
+}
+
+TEST(Cli, UpReportsAMissingBinaryBeforeStartingAnything) {
+  TempStack stack;
+  auto r = pgstack_cli({"up", "--dir", stack.dir.string(), "--port", std::to_string(stack.port)}, {},
+                       {"PGSTACK_PG_BINDIR=/nonexistent/bin"});
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("'initdb' not found in /nonexistent/bin: install postgresql-15"), std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(stack.dir)) << "up created the stack's folder before its preflight passed";
+}
+
+TEST(Cli, UpReportsAReadOnlyFolderBeforeStartingAnything) {
+  TempDir tmp;
+  const auto parent = tmp.path / "read-only";
+  fs::create_directory(parent);
+  fs::permissions(parent, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
+                              fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec);
+  // Root writes anywhere, so as root the folder is read-only for the user running pgstack: nobody.
+  std::vector<std::string> argv = {PGSTACK_CLI_PATH, "up", "--dir", (parent / "stack").string(), "--port",
+                                   std::to_string(pgstack::sys::free_tcp_ports(3))};
+  auto r = pgstack::sys::run(argv, {.as_user = pgstack::sys::is_root() ? "nobody" : "", .timeout = 60s});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("cannot create " + (parent / "stack").string()), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("pass --dir with a writable folder"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::is_empty(parent));
+}
+
 TEST(Cli, UpRefusesAPortInUseBeforeStartingAnything) {
   TempStack stack;
   stack.port = TestCluster::shared().port();  // a real server holds it
@@ -420,6 +491,10 @@ TEST(CliEnv, PrintsShellExportsThatAShellReadsBack) {
   auto json = json_of(pgstack_cli({"env", "--dir", dir.string(), "--json"}));
   EXPECT_EQ(json["DATABASE_URL"], layout.tcp_dsn());
   EXPECT_EQ(json["PGSTACK_PRIMARY_SOCKET_URL"], layout.dsn());
+  EXPECT_EQ(json["PGSTACK_APP_URL"], layout.pooled_dsn("app"));
+  EXPECT_EQ(json["PGSTACK_APP_RO_URL"], layout.pooled_dsn("app_reader", true));
+  EXPECT_NE(json["PGSTACK_APP_RO_URL"].get<std::string>().find(":56001/app_ro?"), std::string::npos)
+      << json.dump();  // PgBouncer: the primary's port + 2
 }
 
 }  // namespace
@@ -431,6 +506,10 @@ TEST(Cli, StatusShowsEveryComponentAndReplication) {
   EXPECT_NE(none.output.find("no stack in"), std::string::npos) << none.output;
 
   ASSERT_EQ(stack.up().code, 0);
+  // PgBouncer makes a pool when its first client comes.
+  auto layout = pgstack::cluster::ClusterLayout::load(stack.dir).value();
+  pgstack::pg::Connection reader({.dsn = layout.pooled_dsn("app_reader", true), .statement_cache = false});
+  EXPECT_TRUE(reader.query_value<bool>("select pg_is_in_recovery()"));
   nlohmann::json doc;
   for (auto deadline = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < deadline;) {
     auto r = pgstack_cli({"status", "--dir", stack.dir.string(), "--json"});
@@ -439,11 +518,20 @@ TEST(Cli, StatusShowsEveryComponentAndReplication) {
     if (!doc["replication"].empty() && doc["replication"][0]["state"] == "streaming") break;
     std::this_thread::sleep_for(100ms);
   }
-  ASSERT_EQ(doc["components"].size(), 2u) << doc.dump();
+  ASSERT_EQ(doc["components"].size(), 3u) << doc.dump();
   EXPECT_EQ(doc["components"][0]["role"], "primary");
   EXPECT_EQ(doc["components"][1]["role"], "standby");
   EXPECT_TRUE(doc["components"][1]["running"].get<bool>());
   EXPECT_EQ(doc["components"][1]["port"].get<int>(), stack.port + 1);
+  EXPECT_EQ(doc["components"][2]["name"], "pgbouncer");
+  EXPECT_EQ(doc["components"][2]["role"], "pooler");
+  EXPECT_TRUE(doc["components"][2]["running"].get<bool>());
+  EXPECT_GT(doc["components"][2]["pid"].get<int>(), 0);
+  EXPECT_EQ(doc["components"][2]["port"].get<int>(), stack.port + 2);
+  bool app_ro_pool = false;
+  for (const auto& pool : doc["pgbouncer_pools"])
+    app_ro_pool = app_ro_pool || (pool["database"] == "app_ro" && pool["pool_mode"] == "transaction");
+  EXPECT_TRUE(app_ro_pool) << doc["pgbouncer_pools"].dump();
   ASSERT_EQ(doc["replication"].size(), 1u) << doc.dump();
   EXPECT_EQ(doc["replication"][0]["state"], "streaming");
   EXPECT_EQ(doc["slots"][0]["name"], "pgstack_standby");
@@ -452,6 +540,7 @@ TEST(Cli, StatusShowsEveryComponentAndReplication) {
   auto text = pgstack_cli({"status", "--dir", stack.dir.string()});
   EXPECT_EQ(text.code, 0) << text.output;
   EXPECT_NE(text.output.find("replication: pgstack-standby streaming"), std::string::npos) << text.output;
+  EXPECT_NE(text.output.find("pool app_ro/app_reader (transaction)"), std::string::npos) << text.output;
 
   // A component down: status says which, and exits 1.
   const pid_t standby_pid = doc["components"][1]["pid"].get<int>();

@@ -19,6 +19,7 @@ void add_migrate_commands(CLI::App& app);
 void add_stack_commands(CLI::App& app);  // up, down
 void add_tune_commands(CLI::App& app);   // tune, env
 void add_status_command(CLI::App& app);
+void add_backup_commands(CLI::App& app);  // backup full|diff|list
 
 // Runs the CLI; returns the process exit code (0 ok, 1 failure, 2 bad usage).
 int run(int argc, char** argv);

@@ -20,6 +20,7 @@ int run(int argc, char** argv) {
   add_stack_commands(app);
   add_tune_commands(app);
   add_status_command(app);
+  add_backup_commands(app);
   try {
     app.parse(argc, argv);
     return kExitOk;

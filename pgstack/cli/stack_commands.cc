@@ -8,6 +8,7 @@
 #include "pgstack/cli/commands.h"
 #include "pgstack/cluster/roles.h"
 #include "pgstack/cluster/stack.h"
+#include "pgstack/cluster/stack_config.h"
 
 namespace pgstack::cli {
 namespace {
@@ -15,12 +16,25 @@ namespace {
 struct UpArgs {
   std::string dir = cluster::kDefaultDir;
   std::optional<int> port;
+  std::optional<std::string> config;
   bool json = false;
 };
 
+// --config, else ./pgstack.toml when there is one, else nothing (up then uses the file
+// recorded in stack.json, or the defaults).
+std::optional<std::filesystem::path> config_file(const UpArgs& args) {
+  if (args.config) {
+    if (!std::filesystem::exists(*args.config))
+      throw BadUsage(fmt::format("--config {}: no such file", *args.config));
+    return std::filesystem::path(*args.config);
+  }
+  if (std::filesystem::exists(cluster::kConfigFileName)) return std::filesystem::path(cluster::kConfigFileName);
+  return std::nullopt;
+}
+
 void run_up(const UpArgs& args) {
   set_command("pgstack up");
-  auto report = cluster::up({.dir = args.dir, .port = args.port});
+  auto report = cluster::up({.dir = args.dir, .port = args.port, .config = config_file(args)});
   auto st = cluster::status(report.layout.dir);
   pid_t pid = st.components.empty() ? 0 : st.components.front().pid;
   const auto& layout = report.layout;
@@ -42,6 +56,7 @@ void run_up(const UpArgs& args) {
                 {"dsn", layout.dsn()},
                 {"tcp_dsn", layout.tcp_dsn()},
                 {"roles", roles},
+                {"pooled", {{"app", layout.pooled_dsn("app")}, {"app_ro", layout.pooled_dsn("app_reader", true)}}},
                 {"credentials", layout.credentials_file().string()},
                 {"actions", report.actions},
                 {"applied_migrations", report.applied_migrations},
@@ -57,6 +72,10 @@ void run_up(const UpArgs& args) {
   }
   std::cout << fmt::format("  dsn:     {}\n  tcp dsn: {}\n", layout.dsn(), layout.tcp_dsn());
   for (const auto& [name, dsn] : role_dsns) std::cout << fmt::format("  {:<11}{}\n", name + ":", dsn);
+  if (layout.pgbouncer.enabled)
+    std::cout << fmt::format("  through PgBouncer (transaction pooling; turn prepared statements off):\n"
+                             "  {:<11}{}\n  {:<11}{}\n",
+                             "app:", layout.pooled_dsn("app"), "app_ro:", layout.pooled_dsn("app_reader", true));
   std::cout << fmt::format("  passwords: {} (mode 0600; docs/stack.md)\n  stop it: pgstack down{}\n",
                            layout.credentials_file().string(), args.dir == cluster::kDefaultDir ? "" : " --dir " + args.dir);
 }
@@ -69,6 +88,8 @@ void add_stack_commands(CLI::App& app) {
   up->add_option("--dir", up_args->dir, "The stack's folder")->capture_default_str();
   up->add_option("--port", up_args->port, "PostgreSQL's port (default: the stack's, else 54320)")
       ->check(CLI::Range(1, 65535));
+  up->add_option("--config", up_args->config,
+                 "The stack's pgstack.toml (default: ./pgstack.toml when it exists; docs/stack.md)");
   up->add_flag("--json", up_args->json, "Print as JSON");
   up->callback([up_args] { run_up(*up_args); });
 

@@ -1,14 +1,17 @@
 // pgstack status [--dir .pgstack] [--json]: every component of the local stack (up or
 // down, pid, port, role) and replication as the primary sees it (state, lag in bytes
-// and seconds, slots). Exits 1 when the stack is missing or any component is down, so
-// scripts can wait on it.
+// and seconds, slots), the last backup and WAL archiving (pgBackRest). Exits 1 when the
+// stack is missing or any component is down, so scripts can wait on it.
 #include <iostream>
 
 #include <CLI/CLI.hpp>
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include "pgstack/cli/cli_context.h"
 #include "pgstack/cli/commands.h"
+#include "pgstack/cluster/backup.h"
+#include "pgstack/cluster/pgbouncer.h"
 #include "pgstack/cluster/replication.h"
 #include "pgstack/cluster/stack.h"
 
@@ -39,6 +42,78 @@ Replication read_replication(const cluster::StackStatus& st) {
     out.error = e.what();
   }
   return out;
+}
+
+// The newest backup (pgbackrest info) and WAL archiving (pg_stat_archiver on the primary).
+struct Backups {
+  std::optional<cluster::BackupInfo> last;
+  std::size_t count = 0;
+  std::optional<cluster::ArchiveStatus> archiving;  // unset while the primary is down
+  std::string error;                                 // why they could not be read
+};
+
+Backups read_backups(const cluster::StackStatus& st) {
+  Backups out;
+  try {
+    auto list = cluster::list_backups(*st.layout);  // the repository only: also with the stack down
+    out.count = list.size();
+    if (!list.empty()) out.last = list.back();
+    for (const auto& c : st.components)
+      if (c.role == cluster::Role::primary && !c.running) return out;
+    pg::Connection primary(pg::ConnectOptions{.dsn = st.layout->dsn(nullptr, "postgres"),
+                                              .connect_timeout = std::chrono::seconds(3)});
+    out.archiving = cluster::archive_status(primary);
+  } catch (const pgstack::Error& e) {
+    out.error = e.what();
+  }
+  return out;
+}
+
+std::string utc_time(const std::optional<pg::Timestamp>& t) {
+  return t ? fmt::format("{:%Y-%m-%d %H:%M:%S}Z", std::chrono::floor<std::chrono::seconds>(*t)) : std::string();
+}
+
+nlohmann::json backups_json(const Backups& b) {
+  nlohmann::json doc = {{"count", b.count}, {"last", nullptr}, {"archiving", nullptr}};
+  if (b.last)
+    doc["last"] = {{"label", b.last->label},
+                   {"type", cluster::to_string(b.last->type)},
+                   {"stop", utc_time(b.last->stop)},
+                   {"size", b.last->size},
+                   {"repo_size", b.last->repo_size},
+                   {"repo_delta", b.last->repo_delta}};
+  if (b.archiving) {
+    const auto& a = *b.archiving;
+    auto text_or_null = [](const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); };
+    doc["archiving"] = {{"archived_count", a.archived_count},
+                        {"last_archived_wal", text_or_null(a.last_archived_wal)},
+                        {"last_archived_time", text_or_null(utc_time(a.last_archived_time))},
+                        {"failed_count", a.failed_count},
+                        {"last_failed_wal", text_or_null(a.last_failed_wal)},
+                        {"last_failed_time", text_or_null(utc_time(a.last_failed_time))}};
+  }
+  if (!b.error.empty()) doc["error"] = b.error;
+  return doc;
+}
+
+void print_backups(const Backups& b) {
+  if (!b.error.empty()) std::cout << fmt::format("backups: cannot read them: {}\n", b.error);
+  if (b.last)
+    std::cout << fmt::format("backup: last {} {} finished {}, {} bytes ({} stored); {} in the repository\n",
+                             cluster::to_string(b.last->type), b.last->label, utc_time(b.last->stop), b.last->size,
+                             b.last->repo_delta, b.count);
+  else if (b.error.empty())
+    std::cout << "backup: none yet; run `pgstack backup full`\n";
+  if (!b.archiving) return;
+  const auto& a = *b.archiving;
+  std::cout << fmt::format("archiving: {} WAL segments archived{}; {} failed{}\n", a.archived_count,
+                           a.last_archived_wal.empty()
+                               ? std::string()
+                               : fmt::format(", last {} at {}", a.last_archived_wal, utc_time(a.last_archived_time)),
+                           a.failed_count,
+                           a.last_failed_wal.empty()
+                               ? std::string()
+                               : fmt::format(", last failure {} at {}", a.last_failed_wal, utc_time(a.last_failed_time)));
 }
 
 nlohmann::json to_json(const cluster::StackStatus& st, const Replication& rep) {
@@ -85,6 +160,48 @@ void print_text(const cluster::StackStatus& st, const Replication& rep) {
                              s.retained_bytes);
 }
 
+struct Pools {
+  std::vector<cluster::PoolStatus> pools;
+  std::string error;  // why they could not be read
+};
+
+Pools read_pools(const cluster::StackStatus& st) {
+  Pools out;
+  for (const auto& c : st.components)
+    if (c.role == cluster::Role::pooler && !c.running) return out;
+  try {
+    out.pools = cluster::pgbouncer_pools(*st.layout);
+  } catch (const pgstack::Error& e) {
+    out.error = e.what();
+  }
+  return out;
+}
+
+nlohmann::json pools_json(const Pools& p) {
+  nlohmann::json pools = nlohmann::json::array();
+  for (const auto& pool : p.pools)
+    pools.push_back({{"database", pool.database},
+                     {"user", pool.user},
+                     {"clients_active", pool.clients_active},
+                     {"clients_waiting", pool.clients_waiting},
+                     {"servers_active", pool.servers_active},
+                     {"servers_idle", pool.servers_idle},
+                     {"servers_used", pool.servers_used},
+                     {"max_wait_seconds", pool.max_wait_seconds},
+                     {"pool_mode", pool.pool_mode}});
+  return pools;
+}
+
+void print_pools(const Pools& p) {
+  if (!p.error.empty()) std::cout << fmt::format("pgbouncer pools: cannot read them: {}\n", p.error);
+  for (const auto& pool : p.pools)
+    std::cout << fmt::format(
+        "pool {}/{} ({}): clients {} active, {} waiting{}; servers {} active, {} idle, {} used\n", pool.database,
+        pool.user, pool.pool_mode, pool.clients_active, pool.clients_waiting,
+        pool.clients_waiting > 0 ? fmt::format(" (oldest {} s)", pool.max_wait_seconds) : std::string(),
+        pool.servers_active, pool.servers_idle, pool.servers_used);
+}
+
 void run_status(const StatusArgs& args) {
   set_command("pgstack status");
   auto st = cluster::status(args.dir);
@@ -92,8 +209,19 @@ void run_status(const StatusArgs& args) {
     throw pgstack::Error(fmt::format("no stack in {}; run `pgstack up{}` to make one", args.dir,
                                      args.dir == cluster::kDefaultDir ? "" : " --dir " + args.dir));
   auto rep = read_replication(st);
-  if (args.json) print_json(to_json(st, rep));
-  else print_text(st, rep);
+  auto backups = read_backups(st);
+  auto pools = read_pools(st);
+  if (args.json) {
+    auto doc = to_json(st, rep);
+    doc["pgbouncer_pools"] = pools_json(pools);
+    if (!pools.error.empty()) doc["pgbouncer_error"] = pools.error;
+    doc["backups"] = backups_json(backups);
+    print_json(doc);
+  } else {
+    print_text(st, rep);
+    print_pools(pools);
+    print_backups(backups);
+  }
   std::string down;
   for (const auto& c : st.components)
     if (!c.running) down += (down.empty() ? "" : ", ") + c.name;

@@ -146,6 +146,11 @@ void run_env(const EnvArgs& args) {
     vars.emplace_back("PGSTACK_" + env_name(c.name) + "_URL", layout->tcp_dsn(&c));
     vars.emplace_back("PGSTACK_" + env_name(c.name) + "_SOCKET_URL", layout->dsn(&c));
   }
+  // Through PgBouncer: what applications should use (with prepared statements off).
+  if (layout->pgbouncer.enabled) {
+    vars.emplace_back("PGSTACK_APP_URL", layout->pooled_dsn("app"));
+    vars.emplace_back("PGSTACK_APP_RO_URL", layout->pooled_dsn("app_reader", /*read_only=*/true));
+  }
   if (args.json) {
     nlohmann::json doc = nlohmann::json::object();
     for (const auto& [name, value] : vars) doc[name] = value;

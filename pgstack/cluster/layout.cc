@@ -14,6 +14,7 @@ const char* to_string(Role role) {
   switch (role) {
     case Role::primary: return "primary";
     case Role::standby: return "standby";
+    case Role::pooler: return "pooler";
   }
   return "primary";
 }
@@ -24,6 +25,7 @@ ClusterLayout ClusterLayout::local(const std::filesystem::path& dir, int port) {
   if (layout.dir.has_filename() == false) layout.dir = layout.dir.parent_path();  // drop a trailing slash
   layout.components.push_back({.name = "primary", .role = Role::primary, .port = port, .dir = layout.dir / "data" / "primary"});
   layout.add_standby();
+  layout.pgbouncer.port = port + 2;
   return layout;
 }
 
@@ -45,6 +47,16 @@ std::optional<ClusterLayout> ClusterLayout::load(const std::filesystem::path& di
                                    .dir = c.at("dir").get<std::string>()});
     }
     (void)layout.primary();
+    layout.config_file = doc.value("config", std::string());
+    // Stacks made before PgBouncer was part of them get it at its default port.
+    layout.pgbouncer.port = layout.primary().port + 2;
+    if (auto p = doc.find("pgbouncer"); p != doc.end()) {
+      layout.pgbouncer.enabled = p->value("enabled", true);
+      layout.pgbouncer.port = p->value("port", layout.pgbouncer.port);
+      layout.pgbouncer.default_pool_size = p->value("default_pool_size", layout.pgbouncer.default_pool_size);
+      layout.pgbouncer.max_db_connections = p->value("max_db_connections", layout.pgbouncer.max_db_connections);
+      layout.pgbouncer.max_client_conn = p->value("max_client_conn", layout.pgbouncer.max_client_conn);
+    }
   } catch (const std::exception& e) {
     throw Error(fmt::format("{} is not a valid stack file ({}); remove it and run pgstack up again", file.string(), e.what()));
   }
@@ -109,6 +121,16 @@ std::string ClusterLayout::role_dsn(const std::string& role, const Component* c)
                      uri_encode(credentials_file().string()));
 }
 
+std::string ClusterLayout::pooled_dsn(const std::string& role, bool read_only) const {
+  return fmt::format("postgresql://{}@127.0.0.1:{}/{}?sslmode=require&passfile={}", uri_encode(role), pgbouncer.port,
+                     pooled_database(read_only), uri_encode(credentials_file().string()));
+}
+
+std::string ClusterLayout::pgbouncer_admin_dsn() const {
+  return fmt::format("postgresql://{}@/pgbouncer?host={}&port={}", kSuperuser, uri_encode(run_dir().string()),
+                     pgbouncer.port);
+}
+
 nlohmann::json ClusterLayout::to_json() const {
   nlohmann::json components_json = nlohmann::json::array();
   for (const auto& c : components) {
@@ -124,9 +146,18 @@ nlohmann::json ClusterLayout::to_json() const {
   return {{"version", 1},
           {"dir", dir.string()},
           {"database", database},
+          {"config", config_file.string()},
           {"dsn", dsn()},
           {"tcp_dsn", tcp_dsn()},
-          {"components", components_json}};
+          {"components", components_json},
+          {"pgbouncer",
+           {{"enabled", pgbouncer.enabled},
+            {"port", pgbouncer.port},
+            {"default_pool_size", pgbouncer.default_pool_size},
+            {"max_db_connections", pgbouncer.max_db_connections},
+            {"max_client_conn", pgbouncer.max_client_conn},
+            {"dsn", pooled_dsn("app")},
+            {"read_only_dsn", pooled_dsn("app_reader", true)}}}};
 }
 
 void ClusterLayout::save() const {

@@ -15,6 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pgstack/cluster/backup.h"
+
 namespace pgstack::cluster {
 
 inline constexpr int kDefaultPort = 54320;
@@ -22,7 +24,8 @@ inline constexpr const char* kDefaultDir = ".pgstack";
 inline constexpr const char* kDatabase = "app";
 inline constexpr const char* kSuperuser = "postgres";
 
-enum class Role { primary, standby };
+// pooler: PgBouncer, which status lists beside the servers; never in `components`.
+enum class Role { primary, standby, pooler };
 const char* to_string(Role role);
 
 struct Component {
@@ -32,13 +35,29 @@ struct Component {
   std::filesystem::path dir;  // its data folder, absolute
 };
 
+// PgBouncer in front of the servers (pgbouncer.h): transaction pooling, database `app`
+// to the primary and `app_ro` to the standby, TLS and SCRAM for its clients.
+struct PoolerSettings {
+  bool enabled = true;
+  int port = kDefaultPort + 2;    // the primary's port + 2 unless pgstack.toml says otherwise
+  int default_pool_size = 20;     // server connections per database and user
+  int max_db_connections = 50;    // server connections per database, all users together
+  int max_client_conn = 1000;     // clients PgBouncer accepts
+};
+
 struct ClusterLayout {
   std::filesystem::path dir;  // absolute: the stack's folder (.pgstack)
   std::string database = kDatabase;
   std::vector<Component> components;
+  PoolerSettings pgbouncer;
+  // The pgstack.toml the stack was made from (stack_config.h); empty: the defaults.
+  std::filesystem::path config_file;
+  // Where pgBackRest keeps backups and archived WAL (backup.h); default: the folder <dir>/backups.
+  // Not saved in stack.json (it may hold an S3 secret).
+  BackupRepository backup_repository;
 
   // The layout of a stack in dir (made absolute): its primary on port, the standby on
-  // port + 1.
+  // port + 1, PgBouncer on port + 2.
   static ClusterLayout local(const std::filesystem::path& dir, int port = kDefaultPort);
   // Reads dir/stack.json; nullopt when there is none. Throws pgstack::Error when it
   // is unreadable or malformed, naming the file.
@@ -50,6 +69,11 @@ struct ClusterLayout {
   std::filesystem::path log_file(const Component& c) const { return logs_dir() / (c.name + ".log"); }
   // The stack's login roles and passwords, in libpq's passfile format, mode 0600.
   std::filesystem::path credentials_file() const { return dir / "credentials"; }
+
+  std::filesystem::path pgbouncer_dir() const { return dir / "pgbouncer"; }  // its ini, userlist, hba
+  std::filesystem::path pgbouncer_log_file() const { return logs_dir() / "pgbouncer.log"; }
+  // The database names PgBouncer serves: `app` (the primary) and `app_ro` (the standby).
+  std::string pooled_database(bool read_only) const { return read_only ? database + "_ro" : database; }
 
   const Component& primary() const;
   Component& primary();
@@ -65,6 +89,11 @@ struct ClusterLayout {
   std::string tcp_dsn(const Component* c = nullptr, const std::string& db = {}) const;
   // As tcp_dsn, as a login role of the stack (app, migrations, app_reader).
   std::string role_dsn(const std::string& role, const Component* c = nullptr) const;
+  // Through PgBouncer over TLS as a login role: database `app` (primary) or `app_ro`
+  // (standby). Clients must not cache prepared statements on it (statement_cache=false).
+  std::string pooled_dsn(const std::string& role, bool read_only = false) const;
+  // PgBouncer's admin console (SHOW POOLS...) over the socket, as the superuser.
+  std::string pgbouncer_admin_dsn() const;
 
   nlohmann::json to_json() const;
   // Writes stack.json atomically (temp file, then rename).

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "pgstack/cluster/backup.h"
 #include "pgstack/pg/connection.h"
 #include "pgstack/pg/errors.h"
 #include "pgstack/sys/process.h"
@@ -37,6 +38,12 @@ std::string tail(const std::string& text, int lines = 6) {
   return out;
 }
 
+sys::RunResult run_as_server(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+  return sys::run(argv, {.as_user = sys::server_user(), .timeout = timeout});
+}
+
+}  // namespace
+
 std::string conf_string(std::string_view text) {
   std::string out = "'";
   for (char c : text) {
@@ -45,12 +52,6 @@ std::string conf_string(std::string_view text) {
   }
   return out + "'";
 }
-
-sys::RunResult run_as_server(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
-  return sys::run(argv, {.as_user = sys::server_user(), .timeout = timeout});
-}
-
-}  // namespace
 
 PostgresServer::PostgresServer(const ClusterLayout& layout, const Component& component)
     : layout_(layout), component_(component) {}
@@ -198,6 +199,7 @@ std::vector<tune::Setting> stack_settings(const ClusterLayout& layout, const Com
       {"ssl", "on", "TCP clients must use TLS (pg_hba.conf); server.crt/server.key in the data folder"},
       {"password_encryption", "'scram-sha-256'", "passwords are stored as SCRAM verifiers"},
   };
+  for (auto& s : archive_settings(layout, component)) out.push_back(std::move(s));  // backup.h
   if (pg_cron) {
     out.push_back({"cron.database_name", conf_string(layout.database), "pg_cron runs jobs in the application's database"});
     out.push_back({"cron.host", conf_string(layout.run_dir().string()), "pg_cron connects over the stack's socket"});

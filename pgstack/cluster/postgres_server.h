@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pgstack/cluster/layout.h"
@@ -22,6 +23,9 @@ struct ServerState {
   pid_t pid = 0;
   bool stale_pid = false;  // postmaster.pid names a dead process: the server crashed
 };
+
+// A postgresql.conf string value: quoted, with quotes inside doubled.
+std::string conf_string(std::string_view text);
 
 class PostgresServer {
  public:
@@ -56,7 +60,8 @@ class PostgresServer {
   const Component& component_;
 };
 
-// Extra settings the stack needs beside tune's: addresses, socket folder, TLS, SCRAM.
+// Extra settings the stack needs beside tune's: addresses, socket folder, TLS, SCRAM,
+// WAL archiving to pgBackRest (backup.h).
 std::vector<tune::Setting> stack_settings(const ClusterLayout& layout, const Component& component, bool pg_cron);
 
 // True when the pg_cron package for PostgreSQL 15 is installed (library and control file).

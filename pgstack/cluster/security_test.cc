@@ -35,7 +35,7 @@ class StackSecurityTest : public ::testing::Test {
     char tmpl[] = "/tmp/pgstack-sec-XXXXXX";
     root_ = new fs::path(::mkdtemp(tmpl));
     fs::permissions(*root_, fs::perms::owner_all | fs::perms::others_exec | fs::perms::group_exec);
-    report_ = new UpReport(up({.dir = *root_ / ".pgstack", .port = pgstack::sys::free_tcp_port_pair()}));
+    report_ = new UpReport(up({.dir = *root_ / ".pgstack", .port = pgstack::sys::free_tcp_ports(3)}));
   }
   static void TearDownTestSuite() {
     try {

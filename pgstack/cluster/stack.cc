@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,11 +13,14 @@
 
 #include <fmt/format.h>
 
+#include "pgstack/cluster/backup.h"
 #include "pgstack/cluster/extensions.h"
 #include "pgstack/cluster/pg_hba.h"
+#include "pgstack/cluster/pgbouncer.h"
 #include "pgstack/cluster/postgres_server.h"
 #include "pgstack/cluster/roles.h"
 #include "pgstack/cluster/tls.h"
+#include "pgstack/cluster/stack_config.h"
 #include "pgstack/cluster/standby.h"
 #include "pgstack/pg/connection.h"
 #include "pgstack/schema/migration_runner.h"
@@ -80,9 +84,25 @@ void prepare_folders(const ClusterLayout& layout) {
   }
 }
 
+// Free space where the stack lives (its nearest existing folder): a server that runs
+// out of disk stops, and a half-written initdb or backup is worse than not starting.
+void check_free_space(const fs::path& dir, std::uint64_t min_free_bytes) {
+  fs::path probe = dir;
+  std::error_code ec;
+  while (!probe.empty() && !fs::exists(probe, ec) && probe != probe.parent_path()) probe = probe.parent_path();
+  struct statvfs st {};
+  if (::statvfs(probe.c_str(), &st) != 0) return;  // unknown: the writes themselves will say
+  const std::uint64_t free_bytes = static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
+  if (free_bytes < min_free_bytes)
+    throw Error(fmt::format("only {} MiB free on the file system of {} (pgstack needs {} MiB for the servers' data, "
+                            "WAL and backups); free some space or pass --dir on another disk; nothing was started",
+                            free_bytes >> 20, probe.string(), min_free_bytes >> 20));
+}
+
 // Programs and ports: checked before anything is created or started.
 void check_programs_and_ports(const ClusterLayout& layout, bool after_crash) {
   for (const char* program : {"initdb", "pg_ctl", "postgres"}) (void)sys::pg_binary(program);
+  (void)pgbackrest_program();  // archive_command needs it from the first start
   for (const auto& c : layout.components) {
     check_port(c.port);
     if (PostgresServer(layout, c).state().running) continue;  // its own port, of course
@@ -97,6 +117,14 @@ void check_programs_and_ports(const ClusterLayout& layout, bool after_crash) {
                                 "stop them (ps -u postgres) or pass --port", c.port));
       throw Error(fmt::format("port {} is in use by another process; pass --port or stop it", c.port));
     }
+  }
+  if (layout.pgbouncer.enabled) {
+    if (!sys::find_program("pgbouncer"))
+      throw Error("pgbouncer not found on PATH or in /usr/sbin: install the pgbouncer package (scripts/install-deps)");
+    check_port(layout.pgbouncer.port);
+    if (!pgbouncer_state(layout).running && sys::port_in_use(layout.pgbouncer.port))
+      throw Error(fmt::format("port {} (PgBouncer) is in use by another process; pass --port or stop it",
+                              layout.pgbouncer.port));
   }
 }
 
@@ -163,21 +191,58 @@ bool write_security_files(const ClusterLayout& layout, UpReport& report) {
   return changed;
 }
 
+// The pgstack.toml to apply: the one named, else the one the stack was made from.
+StackConfig read_config(const UpOptions& options, const std::optional<ClusterLayout>& existing) {
+  if (options.config) return load_stack_config(*options.config);
+  if (existing && !existing->config_file.empty()) {
+    if (!fs::exists(existing->config_file))
+      throw Error(fmt::format("the stack was made from {}, which is gone; restore it, or pass --config with another "
+                              "file",
+                              existing->config_file.string()));
+    return load_stack_config(existing->config_file);
+  }
+  return {};
+}
+
 }  // namespace
 
-UpReport up(const UpOptions& options) {
-  auto existing = ClusterLayout::load(options.dir);
-  const int port = options.port.value_or(existing ? existing->primary().port : kDefaultPort);
+UpReport up(const UpOptions& options_in) {
+  auto existing = ClusterLayout::load(options_in.dir);
+  const auto config = read_config(options_in, existing);
+  UpOptions options = options_in;
+  if (config.max_connections) options.max_connections = *config.max_connections;
+  const int port = options.port.value_or(
+      config.primary_port.value_or(existing ? existing->primary().port : kDefaultPort));
   check_port(port);
   ClusterLayout layout = existing ? *existing : ClusterLayout::local(options.dir, port);
+  if (layout.pgbouncer.enabled && config.pgbouncer &&
+      config.pgbouncer->max_db_connections > options.max_connections - 10)
+    throw Error(fmt::format("{}: [pgbouncer] max_db_connections ({}) leaves the servers too few of their "
+                            "max_connections ({}) for the operator and replication; lower it or raise [stack] "
+                            "max_connections",
+                            config.file.string(), config.pgbouncer->max_db_connections, options.max_connections));
   layout.add_standby();  // a stack made before standbys gets one (before anything holds a Component&)
+  layout.config_file = config.file;
+  {
+    // Pool settings and the backup repository apply now; ports only to stopped components, below.
+    const auto running_ports = layout;
+    apply_stack_config(config, layout);
+    layout.primary().port = running_ports.primary().port;
+    if (layout.standby()) layout.standby()->port = running_ports.standby()->port;
+    layout.pgbouncer.port = running_ports.pgbouncer.port;
+  }
 
   const int recorded_port = layout.primary().port;  // where a running server listens
   UpReport report;
   PostgresServer server(layout, layout.primary());
   if (auto early = server.state(); !early.running) {
     layout.primary().port = port;
+    // The others follow the primary's port while they are stopped.
+    if (Component* standby = layout.standby(); standby && !PostgresServer(layout, *standby).state().running)
+      standby->port = config.standby_port.value_or(port + 1);
+    if (!pgbouncer_state(layout).running) layout.pgbouncer.port = config.pgbouncer_port.value_or(port + 2);
     check_programs_and_ports(layout, early.stale_pid);
+    check_free_space(layout.dir, options.min_free_bytes);
   }
   std::error_code ec;
   fs::create_directories(layout.dir, ec);
@@ -225,12 +290,18 @@ UpReport up(const UpOptions& options) {
                                          layout.log_file(layout.primary()).string()));
   }
 
+  // The stanza first: archive_command fails until it exists, and every failure stays
+  // in pg_stat_archiver's failed_count (the standby's pg_basebackup completes a segment).
+  say(options, "pgBackRest stanza");
+  for (auto& action : ensure_stanza(layout)) report.actions.push_back(std::move(action));
   ensure_database(layout, report);
-  if (Component* standby = layout.standby(); standby && !PostgresServer(layout, *standby).state().running)
-    standby->port = layout.primary().port + 1;  // follows the primary's port while stopped
   say(options, "standby");
   for (auto& action : ensure_standby(layout, [&](const Component& c) { return server_settings(layout, c, options); }))
     report.actions.push_back(std::move(action));
+  say(options, "pgbouncer");
+  for (auto& action : ensure_pgbouncer(layout)) report.actions.push_back(std::move(action));
+  say(options, "backups");
+  for (auto& action : ensure_backups(layout)) report.actions.push_back(std::move(action));
 
   auto json = layout.to_json().dump(2) + "\n";
   if (read_text(layout.stack_file()) != json) {
@@ -250,6 +321,11 @@ DownReport down(const DownOptions& options) {
   }
   FolderLock lock(layout.dir);
   std::vector<std::string> stopped;
+  // PgBouncer first, so clients see one clean disconnect instead of failing servers.
+  if (stop_pgbouncer(layout)) {
+    report.was_running = true;
+    stopped.push_back(fmt::format("pgbouncer (port {})", layout.pgbouncer.port));
+  }
   // Standbys first: a primary stopped under its standby makes the standby log errors.
   for (auto it = layout.components.rbegin(); it != layout.components.rend(); ++it) {
     const auto& c = *it;
@@ -284,6 +360,10 @@ DestroyReport destroy(const fs::path& dir) {
                             abs.string()));
   report.existed = true;
   down({.dir = abs});
+  if (pgbouncer_state(layout).running)
+    throw Error(fmt::format("PgBouncer (port {}) is still running; stop it, then run pgstack destroy again; nothing "
+                            "was removed",
+                            layout.pgbouncer.port));
   for (const auto& c : layout.components)
     if (PostgresServer(layout, c).state().running)
       throw Error(fmt::format("the {} (port {}) is still running; stop it, then run pgstack destroy again; nothing "
@@ -309,6 +389,16 @@ StackStatus status(const fs::path& dir) {
     auto st = PostgresServer(*layout, c).state();
     out.components.push_back(
         {.name = c.name, .role = c.role, .port = c.port, .running = st.running, .pid = st.pid, .stale_pid = st.stale_pid});
+    out.running = out.running && st.running;
+  }
+  if (layout->pgbouncer.enabled) {
+    auto st = pgbouncer_state(*layout);
+    out.components.push_back({.name = "pgbouncer",
+                              .role = Role::pooler,
+                              .port = layout->pgbouncer.port,
+                              .running = st.running,
+                              .pid = st.pid,
+                              .stale_pid = st.stale_pid});
     out.running = out.running && st.running;
   }
   out.layout = std::move(layout);

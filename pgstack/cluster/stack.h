@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -24,7 +25,12 @@ struct UpOptions {
   std::filesystem::path dir = kDefaultDir;
   // The primary's port; unset keeps the port in stack.json, else kDefaultPort.
   std::optional<int> port;
+  // pgstack.toml (stack_config.h) to read; unset: the one recorded in stack.json, if any.
+  std::optional<std::filesystem::path> config;
+  // max_connections unless pgstack.toml's [stack] sets it.
   int max_connections = 200;
+  // The preflight refuses to start when the stack's file system has less free space.
+  std::uint64_t min_free_bytes = 512ull << 20;
   // Called with each step as it happens ("initdb", "starting postgres"...), for progress.
   std::function<void(const std::string&)> progress;
 };

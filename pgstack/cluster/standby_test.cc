@@ -14,6 +14,7 @@
 #include "pgstack/cluster/postgres_server.h"
 #include "pgstack/cluster/replication.h"
 #include "pgstack/cluster/stack.h"
+#include "pgstack/cluster/stack_fixture.h"
 #include "pgstack/pg/connection.h"
 #include "pgstack/pg/errors.h"
 #include "pgstack/sys/process.h"
@@ -25,27 +26,9 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-class StandbyStackTest : public ::testing::Test {
+class StandbyStackTest : public StackFixture {
  protected:
-  static void SetUpTestSuite() {
-    char tmpl[] = "/tmp/pgstack-standby-XXXXXX";
-    root_ = ::mkdtemp(tmpl);
-    fs::permissions(root_, fs::perms::owner_all | fs::perms::others_read | fs::perms::others_exec);
-    report_ = up({.dir = root_ / "stack", .port = sys::free_tcp_port_pair()});
-  }
-  static void TearDownTestSuite() {
-    try {
-      down({.dir = root_ / "stack"});
-    } catch (const std::exception&) {
-      // Best effort: the folder goes anyway, and servers notice their folder is gone.
-    }
-    fs::remove_all(root_);
-  }
-  static const ClusterLayout& layout() { return report_.layout; }
   static std::string standby_dsn() { return layout().dsn(layout().standby()); }
-
-  static inline fs::path root_;
-  static inline UpReport report_;
 };
 
 TEST_F(StandbyStackTest, UpMakesAStreamingReadOnlyStandby) {

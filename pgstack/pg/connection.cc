@@ -264,6 +264,30 @@ void Connection::execute_script(std::string_view sql) {
   if (!succeeded(guard.r)) throw_last_error(guard.r);
 }
 
+TextRows Connection::simple_query(std::string_view sql) {
+  if (!conn_) throw_last_error(nullptr);
+  ResultGuard guard{PQexec(conn_, std::string(sql).c_str())};
+  if (!succeeded(guard.r)) throw_last_error(guard.r);
+  TextRows out;
+  const int columns = PQnfields(guard.r);
+  const int rows = PQntuples(guard.r);
+  for (int c = 0; c < columns; ++c) out.columns.emplace_back(PQfname(guard.r, c));
+  out.rows.reserve(rows);
+  for (int r = 0; r < rows; ++r) {
+    auto& row = out.rows.emplace_back();
+    for (int c = 0; c < columns; ++c)
+      row.push_back(PQgetisnull(guard.r, r, c) ? std::nullopt
+                                               : std::optional<std::string>(PQgetvalue(guard.r, r, c)));
+  }
+  return out;
+}
+
+std::size_t TextRows::column(std::string_view name) const {
+  for (std::size_t i = 0; i < columns.size(); ++i)
+    if (columns[i] == name) return i;
+  throw Error(fmt::format("the result has no column \"{}\"", name));
+}
+
 std::string Connection::cache_key(std::string_view sql, const Params& params) {
   std::string key;
   key.reserve(sql.size() + 4 * params.types().size() + 1);

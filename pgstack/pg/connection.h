@@ -13,6 +13,7 @@
 #include <functional>
 #include <list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -63,6 +64,15 @@ std::string redact_dsn(std::string_view dsn);
 
 enum class TransactionStatus { idle, active, in_transaction, in_error, unknown };
 
+// The rows of a simple-protocol query, as the server's text: for consoles that speak
+// only the simple protocol (PgBouncer's SHOW POOLS) and for SHOW-like commands.
+struct TextRows {
+  std::vector<std::string> columns;
+  std::vector<std::vector<std::optional<std::string>>> rows;  // nullopt: SQL NULL
+  // The column's index by name; throws Error naming the missing column.
+  std::size_t column(std::string_view name) const;
+};
+
 class Connection : public QueryMethods<Connection> {
  public:
   explicit Connection(const ConnectOptions& options);
@@ -78,6 +88,8 @@ class Connection : public QueryMethods<Connection> {
   // Runs SQL text that may hold several statements (a migration file, a script) with
   // the simple protocol. No parameters; results are discarded.
   void execute_script(std::string_view sql);
+  // Runs one statement with the simple protocol and returns its rows as text.
+  TextRows simple_query(std::string_view sql);
 
   // True when the socket is healthy. Reads what the server sent meanwhile without
   // blocking, so a connection the server closed (restart, idle timeout) reads as dead.

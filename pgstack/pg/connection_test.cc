@@ -121,6 +121,17 @@ TEST_F(ConnectionTest, CancelFromAnotherThreadStopsTheRunningStatement) {
   EXPECT_EQ(conn.query_value<std::int32_t>("select 2"), 2);
 }
 
+TEST_F(ConnectionTest, SimpleQueryReturnsTextRowsWithNulls) {
+  auto rows = conn.simple_query("select 42 as answer, null::text as nothing union all select 7, 'x'");
+  ASSERT_EQ(rows.columns, (std::vector<std::string>{"answer", "nothing"}));
+  ASSERT_EQ(rows.rows.size(), 2u);
+  EXPECT_EQ(rows.rows[0][rows.column("answer")], "42");
+  EXPECT_FALSE(rows.rows[0][rows.column("nothing")].has_value());
+  EXPECT_EQ(rows.rows[1][1], "x");
+  EXPECT_THROW(rows.column("missing"), Error);
+  EXPECT_THROW(conn.simple_query("select * from no_such_table"), SqlError);
+}
+
 TEST_F(ConnectionTest, WrongParameterTypesAreTypedServerErrors) {
   conn.execute_script("create table typed(n int, label text)");
   try {

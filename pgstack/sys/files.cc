@@ -1,6 +1,7 @@
 #include "pgstack/sys/files.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -38,6 +39,27 @@ void write_text_file(const std::string& path, const std::string& text, WriteMode
     if (n < 0) throw Error("cannot write " + path + ": " + std::strerror(errno));
     written += static_cast<std::size_t>(n);
   }
+}
+
+bool replace_file_if_changed(const std::string& path, const std::string& text, unsigned mode) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 07777) == mode && read_text_file(path) == text) return false;
+  const std::string tmp = path + ".tmp";
+  {
+    detail::Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+    if (!fd) throw Error("cannot write " + tmp + ": " + std::strerror(errno));
+    ::fchmod(fd.get(), mode);  // the umask may have narrowed it; a stale temp file may be wider
+    std::size_t written = 0;
+    while (written < text.size()) {
+      ssize_t n = ::write(fd.get(), text.data() + written, text.size() - written);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw Error("cannot write " + tmp + ": " + std::strerror(errno) + "; check free space");
+      written += static_cast<std::size_t>(n);
+    }
+    if (::fsync(fd.get()) != 0) throw Error("cannot write " + tmp + ": " + std::strerror(errno) + "; check free space");
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) throw Error("cannot replace " + path + ": " + std::strerror(errno));
+  return true;
 }
 
 }  // namespace pgstack::sys

@@ -19,4 +19,10 @@ enum class WriteMode { replace, append };
 // Creates the file (mode 0644) when missing; throws pgstack::Error naming the path.
 void write_text_file(const std::string& path, const std::string& text, WriteMode mode = WriteMode::replace);
 
+// For managed config files: writes text to path only when it differs from what is
+// there, atomically (a temp file with the given mode, fsynced, then renamed), so a
+// reader never sees half a file and a secret is never readable by others. Returns true
+// when it wrote. Throws pgstack::Error naming the path.
+bool replace_file_if_changed(const std::string& path, const std::string& text, unsigned mode = 0644);
+
 }  // namespace pgstack::sys

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 #include "pgstack/pg/errors.h"
 #include "pgstack/sys/child_exec.h"
@@ -46,12 +47,14 @@ int free_tcp_port() {
   return ntohs(addr.sin_port);
 }
 
-int free_tcp_port_pair() {
+int free_tcp_ports(int count) {
   for (int attempt = 0; attempt < 50; ++attempt) {
     const int port = free_tcp_port();
-    if (port < 65535 && !port_in_use(port + 1)) return port;
+    bool all_free = port + count - 1 <= 65535;
+    for (int next = port + 1; all_free && next < port + count; ++next) all_free = !port_in_use(next);
+    if (all_free) return port;
   }
-  throw Error("found no two neighbouring free TCP ports on 127.0.0.1 in 50 tries");
+  throw Error("found no " + std::to_string(count) + " neighbouring free TCP ports on 127.0.0.1 in 50 tries");
 }
 
 bool port_in_use(int port) {

@@ -69,8 +69,9 @@ std::string server_user();
 // symlinks); no-op otherwise. Throws pgstack::Error naming the path on failure.
 void give_to_server_user(const std::string& path);
 
-// Full path of a PostgreSQL 15 program (initdb, pg_ctl, postgres, pg_basebackup...);
-// throws pgstack::Error naming the package to install when it is missing.
+// Full path of a PostgreSQL 15 program (initdb, pg_ctl, postgres, pg_basebackup...) in
+// /usr/lib/postgresql/15/bin, or in $PGSTACK_PG_BINDIR when set; throws pgstack::Error
+// naming the package to install when it is missing.
 std::string pg_binary(const std::string& name);
 // Full path of an executable on PATH (or in /usr/sbin, /sbin), or nullopt. A name with
 // a slash is checked as given.
@@ -81,8 +82,9 @@ bool process_alive(pid_t pid);
 // A TCP port on 127.0.0.1 nobody listens on now (the kernel's choice). Another process
 // may take it before we use it: callers retry on "address in use".
 int free_tcp_port();
-// A free port whose neighbour (port + 1) is free too: a stack's primary and standby.
-int free_tcp_port_pair();
+// The first of count neighbouring free ports (port, port + 1, ...): a stack takes three,
+// for its primary, standby and PgBouncer.
+int free_tcp_ports(int count);
 // True when something accepts connections on 127.0.0.1:port.
 bool port_in_use(int port);
 

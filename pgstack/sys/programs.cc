@@ -25,10 +25,14 @@ bool is_executable_file(const std::string& path) {
 }  // namespace
 
 std::string pg_binary(const std::string& name) {
-  std::string path = std::string(kPgBinDir) + "/" + name;
+  // $PGSTACK_PG_BINDIR: PostgreSQL 15 installed elsewhere than Debian puts it.
+  const char* env = std::getenv("PGSTACK_PG_BINDIR");
+  const std::string dir = env != nullptr && *env != '\0' ? env : kPgBinDir;
+  std::string path = dir + "/" + name;
   if (name.empty() || name.find('/') != std::string::npos || !is_executable_file(path)) {
-    throw Error("PostgreSQL 15 program '" + name + "' not found in " + kPgBinDir +
-                ": install postgresql-15 (scripts/install-deps)");
+    throw Error("PostgreSQL 15 program '" + name + "' not found in " + dir +
+                ": install postgresql-15 (scripts/install-deps)" +
+                (env != nullptr && *env != '\0' ? ", or fix $PGSTACK_PG_BINDIR" : ""));
   }
   return path;
 }

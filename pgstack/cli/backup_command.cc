@@ -1,0 +1,141 @@
+// pgstack backup full|diff [--dir .pgstack] [--json]: takes a backup of the local stack's
+// primary with pgBackRest and prints its label, type, duration and size.
+// pgstack backup list [--dir .pgstack] [--json]: the backups in the repository, oldest first.
+#include <chrono>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include "pgstack/cli/cli_context.h"
+#include "pgstack/cli/commands.h"
+#include "pgstack/cluster/backup.h"
+#include "pgstack/cluster/stack.h"
+
+namespace pgstack::cli {
+namespace {
+
+struct BackupArgs {
+  std::string dir = cluster::kDefaultDir;
+  bool json = false;
+};
+
+// The stack's layout; a missing stack or a stopped primary says what to run.
+cluster::ClusterLayout running_stack(const std::string& dir) {
+  auto st = cluster::status(dir);
+  const std::string dir_flag = dir == cluster::kDefaultDir ? "" : " --dir " + dir;
+  if (!st.exists || !st.layout)
+    throw pgstack::Error(fmt::format("no stack in {}; run `pgstack up{}` to make one", dir, dir_flag));
+  for (const auto& c : st.components)
+    if (c.role == cluster::Role::primary && !c.running)
+      throw pgstack::Error(fmt::format("the primary of the stack in {} is not running; run `pgstack up{}` first", dir,
+                                       dir_flag));
+  return *st.layout;
+}
+
+std::string human_bytes(std::int64_t bytes) {
+  const char* units[] = {"B", "kB", "MB", "GB", "TB"};
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1024 && unit < 4) {
+    value /= 1024;
+    ++unit;
+  }
+  return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", value, units[unit]);
+}
+
+std::string utc(std::chrono::system_clock::time_point t) {
+  return fmt::format("{:%Y-%m-%d %H:%M:%S}Z", std::chrono::floor<std::chrono::seconds>(t));
+}
+
+nlohmann::json backup_json(const cluster::BackupInfo& b) {
+  return {{"label", b.label},
+          {"type", cluster::to_string(b.type)},
+          {"prior", b.prior.empty() ? nlohmann::json(nullptr) : nlohmann::json(b.prior)},
+          {"start", utc(b.start)},
+          {"stop", utc(b.stop)},
+          {"size", b.size},
+          {"repo_size", b.repo_size},
+          {"repo_delta", b.repo_delta},
+          {"wal_start", b.wal_start},
+          {"wal_stop", b.wal_stop}};
+}
+
+void run_backup_command(const BackupArgs& args, cluster::BackupType type) {
+  set_command(fmt::format("pgstack backup {}", cluster::to_string(type)));
+  auto layout = running_stack(args.dir);
+  const auto started = std::chrono::steady_clock::now();
+  auto backup = cluster::run_backup(layout, type);
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+  if (args.json) {
+    auto doc = backup_json(backup);
+    doc["seconds"] = took.count();
+    print_json(doc);
+    return;
+  }
+  // No repository named: pgbackrest.conf (written by `up`, maybe from pgstack.toml) knows it.
+  std::cout << fmt::format("{} backup {} in {:.1f} s: {} database, {} stored\n", cluster::to_string(backup.type),
+                           backup.label, took.count(), human_bytes(backup.size), human_bytes(backup.repo_delta));
+  if (backup.type != type)
+    std::cout << fmt::format("  (pgBackRest took a full backup: a {} needs a full one before it)\n", cluster::to_string(type));
+}
+
+void run_list(const BackupArgs& args) {
+  set_command("pgstack backup list");
+  auto st = cluster::status(args.dir);
+  if (!st.exists || !st.layout)
+    throw pgstack::Error(fmt::format("no stack in {}; run `pgstack up{}` to make one", args.dir,
+                                     args.dir == cluster::kDefaultDir ? "" : " --dir " + args.dir));
+  auto backups = cluster::list_backups(*st.layout);
+  if (args.json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& b : backups) list.push_back(backup_json(b));
+    print_json({{"stanza", cluster::kStanza}, {"backups", list}});
+    return;
+  }
+  if (backups.empty()) {
+    std::cout << "no backups yet; `pgstack up` takes the first full one, `pgstack backup full` another\n";
+    return;
+  }
+  std::cout << fmt::format("{:<36} {:<5} {:<21} {:>8} {:>10} {:>10}  {}\n", "label", "type", "started (UTC)", "seconds",
+                           "size", "stored", "WAL");
+  for (const auto& b : backups)
+    std::cout << fmt::format("{:<36} {:<5} {:<21} {:>8.0f} {:>10} {:>10}  {}..{}\n", b.label, cluster::to_string(b.type),
+                             utc(b.start), b.seconds(), human_bytes(b.size), human_bytes(b.repo_delta), b.wal_start,
+                             b.wal_stop);
+}
+
+}  // namespace
+
+void add_backup_commands(CLI::App& app) {
+  auto* backup = app.add_subcommand("backup", "Take a backup of the local stack (pgBackRest) or list the backups");
+  // A word that is not one of ours lands in `word` (CLI11 would only say "A subcommand
+  // is required"), so the error can name it and the choices.
+  auto word = std::make_shared<std::string>();
+  backup->add_option("command", *word, "full, diff or list (the subcommands below)");
+  backup->require_subcommand(0, 1);
+  backup->callback([backup, word] {
+    if (!backup->get_subcommands().empty()) return;
+    set_command("pgstack backup");
+    if (word->empty()) throw BadUsage("say what to do: pgstack backup full, diff or list (pgstack backup --help)");
+    throw BadUsage(fmt::format("'{}' is not a backup command; use full, diff or list", *word));
+  });
+  for (auto type : {cluster::BackupType::full, cluster::BackupType::diff}) {
+    auto args = std::make_shared<BackupArgs>();
+    auto* cmd = backup->add_subcommand(
+        cluster::to_string(type), type == cluster::BackupType::full
+                                      ? "Take a full backup of the primary"
+                                      : "Take a differential backup: what changed since the last full one");
+    cmd->add_option("--dir", args->dir, "The stack's folder")->capture_default_str();
+    cmd->add_flag("--json", args->json, "Print as JSON");
+    cmd->callback([args, type] { run_backup_command(*args, type); });
+  }
+  auto list_args = std::make_shared<BackupArgs>();
+  auto* list = backup->add_subcommand("list", "List the backups in the repository, oldest first");
+  list->add_option("--dir", list_args->dir, "The stack's folder")->capture_default_str();
+  list->add_flag("--json", list_args->json, "Print as JSON");
+  list->callback([list_args] { run_list(*list_args); });
+}
+
+}  // namespace pgstack::cli

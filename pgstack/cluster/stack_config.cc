@@ -1,0 +1,184 @@
+#include "pgstack/cluster/stack_config.h"
+
+#include <set>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "pgstack/pg/errors.h"
+
+namespace pgstack::cluster {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Reads one table's keys, rejecting those it does not know so a typo ("prot = 6000")
+// is an error rather than a silently ignored line.
+class TableReader {
+ public:
+  TableReader(const fs::path& file, const toml::table& root, std::string name) : file_(file), name_(std::move(name)) {
+    if (const auto* node = root.get(name_)) {
+      table_ = node->as_table();
+      if (!table_) fail(name_, "must be a table ([" + name_ + "])");
+    }
+  }
+  bool present() const { return table_ != nullptr; }
+
+  std::optional<std::string> text(const std::string& key) {
+    auto* node = take(key);
+    if (!node) return std::nullopt;
+    if (auto v = node->value<std::string>()) return *v;
+    fail(key, "must be a string in quotes");
+  }
+  std::optional<bool> boolean(const std::string& key) {
+    auto* node = take(key);
+    if (!node) return std::nullopt;
+    if (auto v = node->value<bool>(); v && node->is_boolean()) return *v;
+    fail(key, "must be true or false");
+  }
+  std::optional<int> integer(const std::string& key, int min, int max) {
+    auto* node = take(key);
+    if (!node) return std::nullopt;
+    if (!node->is_integer()) fail(key, fmt::format("must be a whole number from {} to {}", min, max));
+    auto v = node->value<std::int64_t>().value();
+    if (v < min || v > max) fail(key, fmt::format("is {}; it must be from {} to {}", v, min, max));
+    return static_cast<int>(v);
+  }
+  std::optional<fs::path> path(const std::string& key) {
+    auto t = text(key);
+    if (!t) return std::nullopt;
+    if (t->empty()) fail(key, "must not be empty");
+    fs::path p(*t);
+    return p.is_absolute() ? p : (file_.parent_path() / p).lexically_normal();
+  }
+  // Every key of the table was read.
+  void done() {
+    if (!table_) return;
+    for (const auto& [key, node] : *table_)
+      if (!seen_.count(std::string(key.str())))
+        fail(std::string(key.str()), "is not a setting pgstack knows (docs/stack.md lists them)");
+  }
+  [[noreturn]] void fail(const std::string& key, const std::string& why) const {
+    throw Error(fmt::format("{}: [{}] {} {}; fix the file, or remove the line to use the default", file_.string(),
+                            name_, key, why));
+  }
+
+ private:
+  const toml::node* take(const std::string& key) {
+    seen_.insert(key);
+    return table_ ? table_->get(key) : nullptr;
+  }
+  fs::path file_;
+  std::string name_;
+  const toml::table* table_ = nullptr;
+  std::set<std::string> seen_;
+};
+
+constexpr int kMinPort = 1024;  // below it only root may listen, and the servers never run as root
+
+void read_stack(TableReader& t, StackConfig& config) {
+  config.max_connections = t.integer("max_connections", 20, 10000);
+  t.done();
+}
+
+// host is accepted for the multi-machine future, but only this machine works today.
+void read_server(TableReader& t, std::optional<int>& port) {
+  if (auto host = t.text("host"); host && *host != "localhost" && *host != "127.0.0.1")
+    t.fail("host", fmt::format("is \"{}\"; this version of pgstack runs every server on this machine, so it must be "
+                               "\"localhost\"",
+                               *host));
+  port = t.integer("port", kMinPort, 65535);
+  t.done();
+}
+
+void read_pgbouncer(TableReader& t, StackConfig& config) {
+  PoolerSettings pool;
+  pool.enabled = t.boolean("enabled").value_or(pool.enabled);
+  config.pgbouncer_port = t.integer("port", kMinPort, 65535);
+  pool.default_pool_size = t.integer("default_pool_size", 1, 10000).value_or(pool.default_pool_size);
+  pool.max_db_connections = t.integer("max_db_connections", 1, 10000).value_or(pool.max_db_connections);
+  pool.max_client_conn = t.integer("max_client_conn", 1, 100000).value_or(pool.max_client_conn);
+  t.done();
+  if (pool.max_db_connections < pool.default_pool_size)
+    t.fail("max_db_connections",
+           fmt::format("({}) is below default_pool_size ({}); a database's pools could never fill",
+                       pool.max_db_connections, pool.default_pool_size));
+  if (t.present()) config.pgbouncer = pool;
+}
+
+void read_backup(TableReader& t, StackConfig& config) {
+  BackupRepository repo;
+  repo.type = t.text("type").value_or(repo.type);
+  if (repo.type != "posix" && repo.type != "s3")
+    t.fail("type", fmt::format("is \"{}\"; it must be \"posix\" (a folder) or \"s3\"", repo.type));
+  // A folder is relative to the file; in a bucket it is a prefix, kept as written.
+  if (repo.type == "posix") repo.path = t.path("path").value_or(fs::path());
+  else repo.path = t.text("path").value_or("");
+  repo.s3_bucket = t.text("bucket").value_or("");
+  repo.s3_endpoint = t.text("endpoint").value_or("");
+  repo.s3_region = t.text("region").value_or("");
+  repo.s3_key = t.text("key").value_or("");
+  repo.s3_key_secret = t.text("key_secret").value_or("");
+  repo.s3_uri_style = t.text("uri_style").value_or(repo.s3_uri_style);
+  repo.s3_verify_tls = t.boolean("verify_tls").value_or(repo.s3_verify_tls);
+  t.done();
+  if (repo.type == "s3") {
+    for (const auto& [key, value] : {std::pair{"bucket", repo.s3_bucket}, std::pair{"endpoint", repo.s3_endpoint},
+                                     std::pair{"region", repo.s3_region}, std::pair{"key", repo.s3_key},
+                                     std::pair{"key_secret", repo.s3_key_secret}})
+      if (value.empty()) t.fail(key, "is missing; an s3 repository needs bucket, endpoint, region, key and key_secret");
+    if (repo.s3_uri_style != "host" && repo.s3_uri_style != "path")
+      t.fail("uri_style", fmt::format("is \"{}\"; it must be \"host\" or \"path\" (MinIO)", repo.s3_uri_style));
+  }
+  if (t.present()) config.backup_repository = repo;
+}
+
+}  // namespace
+
+StackConfig load_stack_config(const fs::path& file) {
+  StackConfig config;
+  config.file = fs::absolute(file).lexically_normal();
+  toml::table root;
+  try {
+    root = toml::parse_file(config.file.string());
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    throw Error(fmt::format("{}:{}:{}: {}; fix the file (TOML syntax, docs/stack.md)", config.file.string(),
+                            where.line, where.column, e.description()));
+  }
+  static const std::set<std::string> kTables = {"stack", "primary", "standby", "pgbouncer", "backup"};
+  for (const auto& [key, node] : root)
+    if (!kTables.count(std::string(key.str())))
+      throw Error(fmt::format("{}: [{}] is not a section pgstack knows; use [stack], [primary], [standby], "
+                              "[pgbouncer] or [backup]",
+                              config.file.string(), key.str()));
+  TableReader stack(config.file, root, "stack");
+  read_stack(stack, config);
+  TableReader primary(config.file, root, "primary");
+  read_server(primary, config.primary_port);
+  TableReader standby(config.file, root, "standby");
+  read_server(standby, config.standby_port);
+  TableReader pgbouncer(config.file, root, "pgbouncer");
+  read_pgbouncer(pgbouncer, config);
+  TableReader backup(config.file, root, "backup");
+  read_backup(backup, config);
+  std::set<int> ports;
+  for (const auto& port : {config.primary_port, config.standby_port, config.pgbouncer_port})
+    if (port && !ports.insert(*port).second)
+      throw Error(fmt::format("{}: port {} is given to two components; give each its own", config.file.string(), *port));
+  return config;
+}
+
+void apply_stack_config(const StackConfig& config, ClusterLayout& layout) {
+  if (config.primary_port) layout.primary().port = *config.primary_port;
+  if (Component* standby = layout.standby(); standby && config.standby_port) standby->port = *config.standby_port;
+  if (config.pgbouncer) {
+    const int port = layout.pgbouncer.port;
+    layout.pgbouncer = *config.pgbouncer;
+    layout.pgbouncer.port = port;
+  }
+  if (config.pgbouncer_port) layout.pgbouncer.port = *config.pgbouncer_port;
+  if (config.backup_repository) layout.backup_repository = *config.backup_repository;
+}
+
+}  // namespace pgstack::cluster

@@ -1,0 +1,51 @@
+// pgstack.toml: the stack's topology as data. Every key is optional and every default
+// works with no file at all; `pgstack up` reads ./pgstack.toml when it exists (or
+// --config FILE) and records the file in stack.json, so a later `up` from anywhere
+// uses it too. The stack's folder itself is chosen by --dir, as for every command.
+// Today every server is on this machine; the [primary]/[standby] tables take a `host`
+// so the same file can describe several machines later (docs/stack.md).
+//
+//   # pgstack.toml
+//   [stack]
+//   max_connections = 300
+//   [primary]
+//   port = 6000
+//   [pgbouncer]
+//   default_pool_size = 30
+//   [backup]
+//   type = "s3"
+//   bucket = "acme-backups"
+//
+//   auto config = pgstack::cluster::load_stack_config("pgstack.toml");
+//   pgstack::cluster::apply_stack_config(config, layout);
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "pgstack/cluster/layout.h"
+
+namespace pgstack::cluster {
+
+inline constexpr const char* kConfigFileName = "pgstack.toml";
+
+struct StackConfig {
+  std::filesystem::path file;  // absolute; empty when the defaults are used
+  std::optional<int> max_connections;
+  std::optional<int> primary_port;
+  std::optional<int> standby_port;
+  std::optional<int> pgbouncer_port;
+  std::optional<PoolerSettings> pgbouncer;  // the pool settings (port aside) when [pgbouncer] is given
+  std::optional<BackupRepository> backup_repository;
+};
+
+// Reads and validates file. Throws pgstack::Error naming the file, the key and what is
+// wrong (unknown keys are errors: a typo must not silently fall back to a default).
+StackConfig load_stack_config(const std::filesystem::path& file);
+
+// Applies what the config sets onto layout: ports (callers apply them only to stopped
+// components), pool settings and the backup repository.
+void apply_stack_config(const StackConfig& config, ClusterLayout& layout);
+
+}  // namespace pgstack::cluster
