@@ -214,6 +214,9 @@ std::int64_t count_rows(const std::string& dsn) {
 
 TEST(Cli, StackUpDownCrashAndRecover) {
   TempStack stack;
+  // What an `up` killed during initdb leaves: the next up discards it and starts over.
+  fs::create_directories(stack.dir / "data/primary.initdb/base");
+  std::ofstream(stack.dir / "data/primary.initdb/PG_VERSION") << "15\n";
   auto first = stack.up({"--json"});
   ASSERT_EQ(first.code, 0) << first.output;
   auto doc = json_of(first);
@@ -230,6 +233,7 @@ TEST(Cli, StackUpDownCrashAndRecover) {
     conn.execute_script("create table kept (id int primary key); insert into kept values (1);");
   }
   EXPECT_TRUE(fs::exists(stack.dir / "stack.json"));
+  EXPECT_FALSE(fs::exists(stack.dir / "data/primary.initdb"));
 
   // A second up changes nothing and says so.
   auto second = stack.up({"--json"});
@@ -298,6 +302,30 @@ TEST(Cli, UpReadsPgstackTomlAndRemembersIt) {
   auto again = stack.up({"--json"});
   ASSERT_EQ(again.code, 0) << again.output;
   EXPECT_FALSE(json_of(again)["changed"].get<bool>()) << again.output;
+
+  // A changed setting reaches both running servers: a standby left below the primary's
+  // max_connections would stop replaying.
+  {
+    std::ofstream toml(stack.tmp.path / "pgstack.toml");
+    toml << "[stack]\nmax_connections = 160\n\n[pgbouncer]\nport = " << pgbouncer_port
+         << "\ndefault_pool_size = 25\nmax_db_connections = 40\n";
+  }
+  auto raised = stack.up();
+  ASSERT_EQ(raised.code, 0) << raised.output;
+  {
+    auto layout = pgstack::cluster::ClusterLayout::load(stack.dir).value();
+    pgstack::pg::Connection primary(layout.dsn());
+    pgstack::pg::Connection standby(layout.dsn(layout.standby()));
+    EXPECT_EQ(primary.query_value<std::string>("show max_connections"), "160");
+    EXPECT_EQ(standby.query_value<std::string>("show max_connections"), "160");
+    primary.execute_script("create table after_raise(id int); insert into after_raise values (1)");
+    bool replayed = false;
+    for (int i = 0; i < 100 && !replayed; ++i) {
+      replayed = standby.query_value<bool>("select to_regclass('after_raise') is not null");
+      if (!replayed) std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_TRUE(replayed) << "the standby stopped replaying after max_connections was raised";
+  }
 
   // A typo in the file is an error naming the file and key, and changes nothing.
   {

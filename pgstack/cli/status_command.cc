@@ -167,6 +167,7 @@ struct Pools {
 
 Pools read_pools(const cluster::StackStatus& st) {
   Pools out;
+  if (!st.layout->pgbouncer.enabled) return out;
   for (const auto& c : st.components)
     if (c.role == cluster::Role::pooler && !c.running) return out;
   try {

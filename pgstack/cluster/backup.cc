@@ -78,30 +78,6 @@ std::string ini_value(const std::string& name, const std::string& value) {
   return value;
 }
 
-// pgbackrest.conf may hold an S3 secret: it is written 0600 from the start.
-void write_private_file(const fs::path& path, const std::string& text) {
-  auto tmp = path.string() + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) throw Error(fmt::format("cannot write {}: {}; check the folder's permissions", tmp, std::strerror(errno)));
-  ::fchmod(fd, 0600);
-  std::size_t done = 0;
-  while (done < text.size()) {
-    auto n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      throw Error(fmt::format("cannot write {}: {}; check the free space", tmp, std::strerror(err)));
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) throw Error(fmt::format("cannot write {}: {}", path.string(), ec.message()));
-  sys::give_to_server_user(path.string());
-}
-
 // Makes a folder pgBackRest writes to (as the server user); a new one is given to it.
 void make_server_folder(const fs::path& dir) {
   std::error_code ec;
@@ -335,9 +311,9 @@ bool write_pgbackrest_config(const ClusterLayout& layout) {
   for (const char* sub : {"log", "lock", "spool"}) make_server_folder(dir / sub);
   if (auto folder = repository_folder(layout); !folder.empty()) make_server_folder(folder);
   const auto file = pgbackrest_config(layout);
-  std::error_code ec;
-  if (fs::exists(file, ec) && sys::read_text_file(file.string()) == text) return false;
-  write_private_file(file, text);
+  // It may hold an S3 secret: written 0600 from the start.
+  if (!sys::replace_file_if_changed(file.string(), text, 0600)) return false;
+  sys::give_to_server_user(file.string());
   return true;
 }
 

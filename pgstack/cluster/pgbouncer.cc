@@ -28,13 +28,21 @@ std::string pgbouncer_binary() {
   throw Error("pgbouncer not found on PATH or in /usr/sbin: install the pgbouncer package (scripts/install-deps)");
 }
 
-// Values in pgbouncer.ini and in its connection strings: ours are paths and numbers
-// pgstack chose, but a folder name with a space must still survive.
-std::string ini_quote(const std::string& value) {
-  if (value.find_first_of(" '\\;") == std::string::npos) return value;
+// pgbouncer.ini takes a value as the rest of its line, quotes and all: written raw, so
+// only a line break cannot be represented.
+std::string ini_value(const std::string& value) {
+  if (value.find_first_of("\r\n") != std::string::npos)
+    throw Error(fmt::format("the path {} holds a line break, which pgbouncer.ini cannot hold; use another --dir", value));
+  return value;
+}
+
+// A value in a [databases] connection string: quoted when it holds a space or a quote,
+// a quote inside doubled.
+std::string connstring_value(const std::string& value) {
+  if (value.find_first_of(" '") == std::string::npos) return ini_value(value);
   std::string out = "'";
-  for (char c : value) {
-    if (c == '\'' || c == '\\') out += '\\';
+  for (char c : ini_value(value)) {
+    if (c == '\'') out += '\'';
     out += c;
   }
   return out + "'";
@@ -42,11 +50,11 @@ std::string ini_quote(const std::string& value) {
 
 std::string ini_text(const ClusterLayout& layout) {
   const auto& pool = layout.pgbouncer;
-  const auto run = ini_quote(layout.run_dir().string());
-  std::string databases = fmt::format("{} = host={} port={} dbname={}\n", layout.pooled_database(false), run,
+  const auto host = connstring_value(layout.run_dir().string());
+  std::string databases = fmt::format("{} = host={} port={} dbname={}\n", layout.pooled_database(false), host,
                                       layout.primary().port, layout.database);
   if (const Component* standby = layout.standby())
-    databases += fmt::format("{} = host={} port={} dbname={}\n", layout.pooled_database(true), run, standby->port,
+    databases += fmt::format("{} = host={} port={} dbname={}\n", layout.pooled_database(true), host, standby->port,
                              layout.database);
   const auto& cert_dir = layout.primary().dir;
   return fmt::format(R"(; Managed by pgstack: `pgstack up` rewrites this file and reloads PgBouncer
@@ -85,16 +93,16 @@ client_tls_sslmode = require
 client_tls_cert_file = {cert}
 client_tls_key_file = {key}
 )",
-                     fmt::arg("databases", databases), fmt::arg("port", pool.port), fmt::arg("run", run),
-                     fmt::arg("pidfile", ini_quote(pid_file(layout).string())),
-                     fmt::arg("logfile", ini_quote(layout.pgbouncer_log_file().string())),
+                     fmt::arg("databases", databases), fmt::arg("port", pool.port), fmt::arg("run", ini_value(layout.run_dir().string())),
+                     fmt::arg("pidfile", ini_value(pid_file(layout).string())),
+                     fmt::arg("logfile", ini_value(layout.pgbouncer_log_file().string())),
                      fmt::arg("pool_size", pool.default_pool_size), fmt::arg("max_db", pool.max_db_connections),
                      fmt::arg("max_clients", pool.max_client_conn),
-                     fmt::arg("hba", ini_quote((layout.pgbouncer_dir() / "pgbouncer_hba.conf").string())),
-                     fmt::arg("userlist", ini_quote((layout.pgbouncer_dir() / "userlist.txt").string())),
+                     fmt::arg("hba", ini_value((layout.pgbouncer_dir() / "pgbouncer_hba.conf").string())),
+                     fmt::arg("userlist", ini_value((layout.pgbouncer_dir() / "userlist.txt").string())),
                      fmt::arg("superuser", kSuperuser),
-                     fmt::arg("cert", ini_quote((cert_dir / "server.crt").string())),
-                     fmt::arg("key", ini_quote((cert_dir / "server.key").string())));
+                     fmt::arg("cert", ini_value((cert_dir / "server.crt").string())),
+                     fmt::arg("key", ini_value((cert_dir / "server.key").string())));
 }
 
 std::string hba_text() {
@@ -206,7 +214,11 @@ PgBouncerState pgbouncer_state(const ClusterLayout& layout) {
 
 std::vector<std::string> ensure_pgbouncer(const ClusterLayout& layout) {
   std::vector<std::string> actions;
-  if (!layout.pgbouncer.enabled) return actions;
+  if (!layout.pgbouncer.enabled) {
+    if (stop_pgbouncer(layout))
+      actions.push_back(fmt::format("stopped PgBouncer on port {}: it is disabled in pgstack.toml", layout.pgbouncer.port));
+    return actions;
+  }
   const bool changed = write_files(layout);
   auto st = pgbouncer_state(layout);
   if (st.running) {

@@ -45,9 +45,11 @@ sys::RunResult run_as_server(const std::vector<std::string>& argv, std::chrono::
 }  // namespace
 
 std::string conf_string(std::string_view text) {
+  // postgresql.conf's parser reads backslash escapes inside quotes, so both a quote and
+  // a backslash are doubled.
   std::string out = "'";
   for (char c : text) {
-    if (c == '\'') out += '\'';
+    if (c == '\'' || c == '\\') out += c;
     out += c;
   }
   return out + "'";
@@ -89,18 +91,32 @@ ServerState PostgresServer::state() const {
 }
 
 void PostgresServer::initdb() {
-  fs::create_directories(component_.dir);
-  sys::give_to_server_user(component_.dir.string());
-  auto r = run_as_server({sys::pg_binary("initdb"), "-D", component_.dir.string(), "--data-checksums", "-E", "UTF8",
+  // initdb works in a sibling folder renamed into place at the end, so an `up` killed
+  // midway leaves no half-made cluster where a real one is expected; the next `up`
+  // discards the leftover and starts over.
+  const fs::path staging = component_.dir.string() + ".initdb";
+  std::error_code ec;
+  fs::remove_all(staging, ec);
+  if (ec) throw Error(fmt::format("cannot remove {} (left by an interrupted initdb): {}", staging.string(), ec.message()));
+  fs::create_directories(staging);
+  sys::give_to_server_user(staging.string());
+  auto r = run_as_server({sys::pg_binary("initdb"), "-D", staging.string(), "--data-checksums", "-E", "UTF8",
                           "--locale=C.UTF-8", "-U", kSuperuser, "--auth=trust"},
                          120s);
-  if (r.exit_code != 0)
-    throw Error(fmt::format("initdb of {} failed (exit {}):\n{}\nfix the cause, remove the folder and run pgstack up again",
+  if (r.exit_code != 0) {
+    fs::remove_all(staging, ec);
+    throw Error(fmt::format("initdb of {} failed (exit {}):\n{}\nfix the cause and run pgstack up again",
                             component_.dir.string(), r.exit_code, tail(r.output, 10)));
-  std::ofstream conf(component_.dir / "postgresql.conf", std::ios::app);
-  conf << "\n# Settings managed by pgstack (rewritten by `pgstack up`); ALTER SYSTEM still wins.\n"
-       << "include 'pgstack.conf'\n";
-  if (!conf) throw Error(fmt::format("cannot append to {}/postgresql.conf", component_.dir.string()));
+  }
+  {
+    std::ofstream conf(staging / "postgresql.conf", std::ios::app);
+    conf << "\n# Settings managed by pgstack (rewritten by `pgstack up`); ALTER SYSTEM still wins.\n"
+         << "include 'pgstack.conf'\n";
+    if (!conf) throw Error(fmt::format("cannot append to {}/postgresql.conf; check free space", staging.string()));
+  }
+  fs::remove(component_.dir, ec);  // an empty folder only; up refuses a non-empty one before this
+  fs::rename(staging, component_.dir, ec);
+  if (ec) throw Error(fmt::format("cannot move {} to {}: {}", staging.string(), component_.dir.string(), ec.message()));
 }
 
 bool PostgresServer::write_config(const std::vector<tune::Setting>& settings) {

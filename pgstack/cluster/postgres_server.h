@@ -24,7 +24,7 @@ struct ServerState {
   bool stale_pid = false;  // postmaster.pid names a dead process: the server crashed
 };
 
-// A postgresql.conf string value: quoted, with quotes inside doubled.
+// A postgresql.conf string value: quoted, with quotes and backslashes inside doubled.
 std::string conf_string(std::string_view text);
 
 class PostgresServer {

@@ -99,6 +99,19 @@ void check_free_space(const fs::path& dir, std::uint64_t min_free_bytes) {
                             free_bytes >> 20, probe.string(), min_free_bytes >> 20));
 }
 
+// Ports computed from --port and pgstack.toml together may still collide.
+void check_distinct_ports(const ClusterLayout& layout) {
+  std::vector<std::pair<int, std::string>> ports;
+  for (const auto& c : layout.components) ports.emplace_back(c.port, c.name);
+  if (layout.pgbouncer.enabled) ports.emplace_back(layout.pgbouncer.port, "pgbouncer");
+  for (std::size_t i = 0; i < ports.size(); ++i)
+    for (std::size_t j = i + 1; j < ports.size(); ++j)
+      if (ports[i].first == ports[j].first)
+        throw Error(fmt::format("the {} and the {} would both use port {}; give them different ports (--port, "
+                                "pgstack.toml)",
+                                ports[i].second, ports[j].second, ports[i].first));
+}
+
 // Programs and ports: checked before anything is created or started.
 void check_programs_and_ports(const ClusterLayout& layout, bool after_crash) {
   for (const char* program : {"initdb", "pg_ctl", "postgres"}) (void)sys::pg_binary(program);
@@ -191,6 +204,15 @@ bool write_security_files(const ClusterLayout& layout, UpReport& report) {
   return changed;
 }
 
+// Writes stack.json when it changed.
+void save_layout(const ClusterLayout& layout, UpReport& report) {
+  auto json = layout.to_json().dump(2) + "\n";
+  if (read_text(layout.stack_file()) == json) return;
+  layout.save();
+  const auto line = "wrote " + layout.stack_file().string();
+  if (report.actions.empty() || report.actions.back() != line) report.actions.push_back(line);
+}
+
 // The pgstack.toml to apply: the one named, else the one the stack was made from.
 StackConfig read_config(const UpOptions& options, const std::optional<ClusterLayout>& existing) {
   if (options.config) return load_stack_config(*options.config);
@@ -215,12 +237,6 @@ UpReport up(const UpOptions& options_in) {
       config.primary_port.value_or(existing ? existing->primary().port : kDefaultPort));
   check_port(port);
   ClusterLayout layout = existing ? *existing : ClusterLayout::local(options.dir, port);
-  if (layout.pgbouncer.enabled && config.pgbouncer &&
-      config.pgbouncer->max_db_connections > options.max_connections - 10)
-    throw Error(fmt::format("{}: [pgbouncer] max_db_connections ({}) leaves the servers too few of their "
-                            "max_connections ({}) for the operator and replication; lower it or raise [stack] "
-                            "max_connections",
-                            config.file.string(), config.pgbouncer->max_db_connections, options.max_connections));
   layout.add_standby();  // a stack made before standbys gets one (before anything holds a Component&)
   layout.config_file = config.file;
   {
@@ -231,6 +247,12 @@ UpReport up(const UpOptions& options_in) {
     if (layout.standby()) layout.standby()->port = running_ports.standby()->port;
     layout.pgbouncer.port = running_ports.pgbouncer.port;
   }
+  if (layout.pgbouncer.enabled && layout.pgbouncer.max_db_connections > options.max_connections - 10)
+    throw Error(fmt::format("PgBouncer's max_db_connections ({}) leaves the servers too few of their max_connections "
+                            "({}) for the operator and replication; lower [pgbouncer] max_db_connections or raise "
+                            "[stack] max_connections in {}",
+                            layout.pgbouncer.max_db_connections, options.max_connections,
+                            config.file.empty() ? std::string("a pgstack.toml") : config.file.string()));
 
   const int recorded_port = layout.primary().port;  // where a running server listens
   UpReport report;
@@ -241,6 +263,7 @@ UpReport up(const UpOptions& options_in) {
     if (Component* standby = layout.standby(); standby && !PostgresServer(layout, *standby).state().running)
       standby->port = config.standby_port.value_or(port + 1);
     if (!pgbouncer_state(layout).running) layout.pgbouncer.port = config.pgbouncer_port.value_or(port + 2);
+    check_distinct_ports(layout);
     check_programs_and_ports(layout, early.stale_pid);
     check_free_space(layout.dir, options.min_free_bytes);
   }
@@ -298,16 +321,15 @@ UpReport up(const UpOptions& options_in) {
   say(options, "standby");
   for (auto& action : ensure_standby(layout, [&](const Component& c) { return server_settings(layout, c, options); }))
     report.actions.push_back(std::move(action));
+  // Recorded as soon as the servers run: if PgBouncer or the first backup fails,
+  // status, env and down still find the stack and its ports.
+  save_layout(layout, report);
   say(options, "pgbouncer");
   for (auto& action : ensure_pgbouncer(layout)) report.actions.push_back(std::move(action));
   say(options, "backups");
   for (auto& action : ensure_backups(layout)) report.actions.push_back(std::move(action));
 
-  auto json = layout.to_json().dump(2) + "\n";
-  if (read_text(layout.stack_file()) != json) {
-    layout.save();
-    report.actions.push_back("wrote " + layout.stack_file().string());
-  }
+  save_layout(layout, report);
   report.layout = layout;
   return report;
 }

@@ -40,7 +40,17 @@ std::vector<std::string> ensure_standby(
   if (!standby) return actions;
   PostgresServer server(layout, *standby);
   auto state = server.state();
-  if (state.running) return actions;
+  if (state.running) {
+    // Settings changed in pgstack.toml (max_connections, archiving) reach a running
+    // standby too: a hot standby whose max_connections is below the primary's stops
+    // replaying until it is restarted with the new value.
+    if (server.write_config(settings_for(*standby))) {
+      actions.push_back("rewrote " + server.config_file());
+      if (server.apply_config(layout.dsn(standby, "postgres")))
+        actions.push_back(fmt::format("restarted the standby to apply the new settings (pid {})", server.state().pid));
+    }
+    return actions;
+  }
 
   if (!server.initialized()) {
     std::error_code ec;

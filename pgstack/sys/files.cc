@@ -46,7 +46,10 @@ bool replace_file_if_changed(const std::string& path, const std::string& text, u
   if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 07777) == mode && read_text_file(path) == text) return false;
   const std::string tmp = path + ".tmp";
   {
-    detail::Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+    // A fresh file, never one found there: when root writes into a folder the server
+    // user owns, a planted symlink must not redirect the write.
+    ::unlink(tmp.c_str());
+    detail::Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
     if (!fd) throw Error("cannot write " + tmp + ": " + std::strerror(errno));
     ::fchmod(fd.get(), mode);  // the umask may have narrowed it; a stale temp file may be wider
     std::size_t written = 0;
