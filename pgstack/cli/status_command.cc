@@ -1,7 +1,7 @@
 // pgstack status [--dir .pgstack] [--json]: every component of the local stack (up or
 // down, pid, port, role) and replication as the primary sees it (state, lag in bytes
-// and seconds, slots), the last backup and WAL archiving (pgBackRest). Exits 1 when the
-// stack is missing or any component is down, so scripts can wait on it.
+// and seconds, slots), PgBouncer's pools, the last backup and WAL archiving (pgBackRest).
+// Exits 1 when the stack is missing or any component is down, so scripts can wait on it.
 #include <iostream>
 
 #include <CLI/CLI.hpp>
