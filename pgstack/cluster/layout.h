@@ -1,7 +1,8 @@
 // ClusterLayout: what the local stack is made of (components with name, role, port and
 // folder) and where it lives, saved as <dir>/stack.json so the CLI and applications
-// find its DSNs. Today: a primary and a streaming hot standby; PgBouncer and
-// pgBackRest are added as more components of the same list.
+// find its DSNs. `components` are the PostgreSQL servers (a primary and a streaming hot
+// standby); PgBouncer's settings sit beside them (`pgbouncer`), and pgBackRest's
+// repository (`backup_repository`) is read from pgstack.toml, never saved here.
 //
 //   auto layout = pgstack::cluster::ClusterLayout::local(".pgstack", 54320);
 //   std::cout << layout.dsn();                   // over the Unix socket in .pgstack/run
