@@ -22,6 +22,7 @@
 #include "pgstack/pg/connection.h"
 #include "pgstack/sys/files.h"
 #include "pgstack/sys/process.h"
+#include "pgstack/testing/cli_runner.h"
 #include "pgstack/testing/test_cluster.h"
 #include "pgstack/tune/documented_baseline.h"
 
@@ -31,27 +32,11 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using pgstack::testing::TestCluster;
 
-struct Cli {
-  int code;
-  std::string output;
-};
+using Cli = pgstack::testing::CliResult;
+using pgstack::testing::json_of;
 
-// Runs pgstack with args; DATABASE_URL is cleared so the machine's own never leaks in.
 Cli pgstack_cli(const std::vector<std::string>& args, const std::string& cwd = {}, std::vector<std::string> env = {}) {
-  std::vector<std::string> argv = {PGSTACK_CLI_PATH};
-  argv.insert(argv.end(), args.begin(), args.end());
-  env.insert(env.begin(), "DATABASE_URL=");
-  auto r = pgstack::sys::run(argv, {.env = env, .cwd = cwd, .timeout = 120s});
-  return {r.exit_code, r.output};
-}
-
-// The JSON document a --json command printed (after any NOTICE lines from libpq).
-nlohmann::json json_of(const Cli& r) {
-  auto pos = r.output.find("\n{");
-  std::string text = r.output.starts_with("{") ? r.output : pos == std::string::npos ? "" : r.output.substr(pos + 1);
-  auto doc = nlohmann::json::parse(text, nullptr, false);
-  EXPECT_FALSE(doc.is_discarded()) << "not JSON: " << r.output;
-  return doc;
+  return pgstack::testing::run_cli(PGSTACK_CLI_PATH, args, cwd, std::move(env));
 }
 
 struct TempDir {

@@ -21,6 +21,7 @@
 #include "pgstack/pg/errors.h"
 #include "pgstack/sys/files.h"
 #include "pgstack/sys/process.h"
+#include "pgstack/testing/cli_runner.h"
 
 namespace pgstack::cluster {
 namespace {
@@ -29,24 +30,10 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-struct Cli {
-  int code;
-  std::string output;
-};
+using pgstack::testing::json_of;
 
-Cli pgstack_cli(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {PGSTACK_CLI_PATH};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r = sys::run(argv, {.env = {"DATABASE_URL="}, .timeout = 300s});
-  return {r.exit_code, r.output};
-}
-
-nlohmann::json json_of(const Cli& r) {
-  auto pos = r.output.find("\n{");
-  std::string text = r.output.starts_with("{") ? r.output : pos == std::string::npos ? "" : r.output.substr(pos + 1);
-  auto doc = nlohmann::json::parse(text, nullptr, false);
-  EXPECT_FALSE(doc.is_discarded()) << "not JSON: " << r.output;
-  return doc;
+pgstack::testing::CliResult pgstack_cli(const std::vector<std::string>& args) {
+  return pgstack::testing::run_cli(PGSTACK_CLI_PATH, args);
 }
 
 bool has_action(const std::vector<std::string>& actions, const std::string& part) {
