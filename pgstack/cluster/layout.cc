@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "pgstack/pg/errors.h"
+#include "pgstack/sys/files.h"
 
 namespace pgstack::cluster {
 
@@ -161,17 +162,7 @@ nlohmann::json ClusterLayout::to_json() const {
 }
 
 void ClusterLayout::save() const {
-  auto file = stack_file();
-  auto tmp = file;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << to_json().dump(2) << "\n";
-    if (!out) throw Error(fmt::format("cannot write {}; check the folder's permissions and free space", tmp.string()));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, file, ec);
-  if (ec) throw Error(fmt::format("cannot write {}: {}", file.string(), ec.message()));
+  sys::replace_file_if_changed(stack_file().string(), to_json().dump(2) + "\n");
 }
 
 }  // namespace pgstack::cluster

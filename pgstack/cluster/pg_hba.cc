@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "pgstack/pg/errors.h"
+#include "pgstack/sys/files.h"
 #include "pgstack/sys/process.h"
 
 namespace pgstack::cluster {
@@ -33,21 +34,9 @@ hostnossl all          all        ::/0           reject
 
 bool write_pg_hba(const fs::path& data_dir) {
   const auto file = data_dir / "pg_hba.conf";
-  const auto text = pg_hba_text();
-  {
-    std::ifstream in(file);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (in && ss.str() == text) return false;
-  }
-  const auto tmp = file.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    if (!out) throw Error(fmt::format("cannot write {}; check the folder's permissions and free space", tmp));
-  }
-  sys::give_to_server_user(tmp);
-  fs::rename(tmp, file);
+  // 0600, as initdb makes it: the file is the server user's alone.
+  if (!sys::replace_file_if_changed(file.string(), pg_hba_text(), 0600)) return false;
+  sys::give_to_server_user(file.string());
   return true;
 }
 

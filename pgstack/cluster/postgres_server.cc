@@ -9,6 +9,7 @@
 #include "pgstack/cluster/backup.h"
 #include "pgstack/pg/connection.h"
 #include "pgstack/pg/errors.h"
+#include "pgstack/sys/files.h"
 #include "pgstack/sys/process.h"
 
 namespace pgstack::cluster {
@@ -124,14 +125,8 @@ bool PostgresServer::write_config(const std::vector<tune::Setting>& settings) {
       "# Managed by pgstack: `pgstack up` rewrites this file. Override a setting with\n"
       "# ALTER SYSTEM (postgresql.auto.conf), which is read after it.\n";
   text += tune::to_conf(settings);
-  if (fs::exists(config_file()) && read_text(config_file()) == text) return false;
-  auto tmp = config_file() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    if (!out) throw Error(fmt::format("cannot write {}", tmp));
-  }
-  fs::rename(tmp, config_file());
+  // 0600 like the server's own configuration files.
+  if (!sys::replace_file_if_changed(config_file(), text, 0600)) return false;
   sys::give_to_server_user(config_file());
   return true;
 }

@@ -15,6 +15,7 @@
 #include <openssl/rand.h>
 
 #include "pgstack/pg/errors.h"
+#include "pgstack/sys/files.h"
 
 namespace pgstack::cluster {
 
@@ -85,16 +86,8 @@ void write_credentials(const fs::path& file, const std::map<std::string, std::st
       "# The stack's DSNs name this file (passfile=...); keep it private (mode 0600).\n";
   for (const auto& role : password_roles())
     if (auto it = passwords.find(role); it != passwords.end()) text += fmt::format("*:*:*:{}:{}\n", role, it->second);
-  const auto tmp = file.string() + ".tmp";
   // Created 0600 from the start: the passwords are never readable by others, not even briefly.
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) throw Error(fmt::format("cannot write {}: {}", tmp, std::strerror(errno)));
-  ::fchmod(fd, 0600);
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ok = ::fsync(fd) == 0 && ok;
-  ::close(fd);
-  if (!ok) throw Error(fmt::format("cannot write {}; check free space", tmp));
-  fs::rename(tmp, file);
+  sys::replace_file_if_changed(file.string(), text, 0600);
 }
 
 namespace {
