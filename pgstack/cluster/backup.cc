@@ -39,22 +39,6 @@ constexpr int kInfoMissingStanzaPath = 1;
 constexpr int kInfoNoBackup = 2;
 constexpr int kInfoMissingStanzaData = 3;
 
-// The last lines of a program's output: its own explanation of a failure.
-std::string tail(const std::string& text, int lines = 8) {
-  std::size_t pos = text.size();
-  while (pos > 0 && lines > 0) {
-    pos = text.rfind('\n', pos - 1);
-    if (pos == std::string::npos) {
-      pos = 0;
-      break;
-    }
-    --lines;
-  }
-  std::string out = text.substr(pos);
-  while (!out.empty() && (out.front() == '\n')) out.erase(0, 1);
-  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-  return out;
-}
 
 // archive_command runs through /bin/sh, and PostgreSQL expands % in it.
 std::string shell_word(const std::string& text) {
@@ -110,7 +94,8 @@ std::string pgbackrest_or_throw(const ClusterLayout& layout, const std::string& 
   if (r.exit_code == 0) return r.output;
   std::string why = r.timed_out ? fmt::format("killed after {} s", std::chrono::duration_cast<std::chrono::seconds>(timeout).count())
                                 : fmt::format("exit {}", r.exit_code);
-  throw Error(fmt::format("pgbackrest {} failed ({}):\n{}\n{}; pgBackRest's logs are in {}", what, why, tail(r.output),
+  throw Error(fmt::format("pgbackrest {} failed ({}):\n{}\n{}; pgBackRest's logs are in {}", what, why,
+                          sys::last_lines(r.output, 8),
                           hint, (pgbackrest_dir(layout) / "log").string()));
 }
 
@@ -132,7 +117,7 @@ RepositoryState read_repository(const ClusterLayout& layout) {
   if (doc.is_discarded() || !doc.is_array() || doc.empty() || !doc[0].is_object())
     throw Error(fmt::format("pgbackrest info printed no stanza list:\n{}\nthis pgBackRest is not the 2.x pgstack expects "
                             "(pgbackrest version)",
-                            tail(output)));
+                            sys::last_lines(output, 8)));
   const auto& stanza = doc[0];
   RepositoryState state;
   state.code = stanza.at("status").value("code", 99);

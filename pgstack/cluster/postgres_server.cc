@@ -25,19 +25,6 @@ std::string read_text(const fs::path& path) {
   return ss.str();
 }
 
-// The last lines of a log, to put the server's own words in an error message.
-std::string tail(const std::string& text, int lines = 6) {
-  std::size_t pos = text.size();
-  while (pos > 0 && lines > 0) {
-    pos = text.rfind('\n', pos - 1);
-    if (pos == std::string::npos) { pos = 0; break; }
-    --lines;
-  }
-  std::string out = text.substr(pos);
-  while (!out.empty() && (out.front() == '\n')) out.erase(0, 1);
-  while (!out.empty() && (out.back() == '\n')) out.pop_back();
-  return out;
-}
 
 sys::RunResult run_as_server(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
   return sys::run(argv, {.as_user = sys::server_user(), .timeout = timeout});
@@ -107,7 +94,7 @@ void PostgresServer::initdb() {
   if (r.exit_code != 0) {
     fs::remove_all(staging, ec);
     throw Error(fmt::format("initdb of {} failed (exit {}):\n{}\nfix the cause and run pgstack up again",
-                            component_.dir.string(), r.exit_code, tail(r.output, 10)));
+                            component_.dir.string(), r.exit_code, sys::last_lines(r.output, 10)));
   }
   {
     std::ofstream conf(staging / "postgresql.conf", std::ios::app);
@@ -141,7 +128,7 @@ void PostgresServer::base_backup_from(const Component& primary, const std::strin
                          300s);
   if (r.exit_code != 0)
     throw Error(fmt::format("pg_basebackup of the {} from the {} failed (exit {}):\n{}\nremove {} and run pgstack up again",
-                            component_.name, primary.name, r.exit_code, tail(r.output, 10), component_.dir.string()));
+                            component_.name, primary.name, r.exit_code, sys::last_lines(r.output, 10), component_.dir.string()));
 }
 
 void PostgresServer::start() {
@@ -163,7 +150,7 @@ void PostgresServer::start() {
       std::this_thread::sleep_for(500ms);
       continue;
     }
-    std::string why = tail(fresh.empty() ? r.output : fresh, 6);
+    std::string why = sys::last_lines(fresh.empty() ? r.output : fresh, 6);
     if (why.find("Address already in use") != std::string::npos)
       throw Error(fmt::format("postgres could not listen on port {}: another process took it; pass --port or stop it",
                               component_.port));
@@ -176,7 +163,7 @@ void PostgresServer::stop() {
   auto r = run_as_server({sys::pg_binary("pg_ctl"), "stop", "-w", "-t", "60", "-m", "fast", "-D", component_.dir.string()},
                          90s);
   if (r.exit_code != 0 && state().running)
-    throw Error(fmt::format("pg_ctl stop failed (exit {}): {}; see {}", r.exit_code, tail(r.output),
+    throw Error(fmt::format("pg_ctl stop failed (exit {}): {}; see {}", r.exit_code, sys::last_lines(r.output, 6),
                             layout_.log_file(component_).string()));
 }
 

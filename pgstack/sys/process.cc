@@ -229,4 +229,23 @@ bool process_alive(pid_t pid) {
   return state != 'Z' && state != 'X';
 }
 
+std::string last_lines(const std::string& text, int lines) {
+  // Trailing blank lines are not lines worth showing.
+  std::size_t end = text.find_last_not_of("\n ");
+  if (end == std::string::npos) return {};
+  const std::string body = text.substr(0, end + 1);
+  std::size_t pos = body.size();
+  while (pos > 0 && lines > 0) {
+    pos = body.rfind('\n', pos - 1);
+    if (pos == std::string::npos) {
+      pos = 0;
+      break;
+    }
+    --lines;
+  }
+  std::string out = body.substr(pos);
+  while (!out.empty() && out.front() == '\n') out.erase(0, 1);
+  return out;
+}
+
 }  // namespace pgstack::sys

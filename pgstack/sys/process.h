@@ -46,6 +46,10 @@ struct RunResult {
 // a daemonised grandchild writes after the child exits is not waited for.
 RunResult run(const std::vector<std::string>& argv, const RunOptions& options = {});
 
+// The last `lines` lines of a program's output (or a log), without leading or trailing
+// blank space: the program's own words for an error message.
+std::string last_lines(const std::string& text, int lines);
+
 // Starts argv in the background, detached from our terminal and process group (setsid),
 // with stdout and stderr appended to log_file (created when missing, owned by as_user);
 // returns its pid without waiting. Throws pgstack::Error when it cannot be started.

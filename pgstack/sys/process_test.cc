@@ -292,6 +292,12 @@ TEST(ProcessAlive, SeesUsAndNotTheDeadOrZombies) {
   EXPECT_FALSE(pgstack::sys::process_alive(child));
 }
 
+TEST(LastLines, KeepsTheLastLinesWithoutSurroundingBlankSpace) {
+  EXPECT_EQ(pgstack::sys::last_lines("one\ntwo\nthree\nfour\n\n", 2), "three\nfour");
+  EXPECT_EQ(pgstack::sys::last_lines("only\n", 5), "only");
+  EXPECT_EQ(pgstack::sys::last_lines("", 3), "");
+}
+
 TEST(Ports, FreePortsAreAllFree) {
   for (int i = 0; i < 5; ++i) {
     int port = pgstack::sys::free_tcp_ports(3);
