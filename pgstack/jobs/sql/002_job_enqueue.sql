@@ -96,6 +96,7 @@ DECLARE
   v_ids bigint[];
   v_dups bigint[];
   v_xid xid8;
+  v_slot smallint;
   v_now timestamptz := clock_timestamp();
 BEGIN
   IF n = 0 THEN RETURN; END IF;
@@ -113,19 +114,31 @@ BEGIN
       USING ERRCODE = '22023', HINT = 'Give at most 32 tags of 1 to 64 characters each.';
   END IF;
 
-  -- Validate every element before writing anything; report the first bad one.
-  SELECT i.n AS pos, i.kind, k.kind IS NULL AS unknown_kind, i.args, i.queue AS given_queue,
-         coalesce(i.queue, k.queue) AS queue, q.name IS NULL AS unknown_queue,
-         i.priority, i.max_attempts, i.unique_key
+  -- Validate every element before writing anything; report the first bad one. Kinds
+  -- and queues are checked once per distinct value, the rest only when given.
+  SELECT i.n AS pos, i.kind, k.kind IS NULL AS unknown_kind, i.args, coalesce(i.queue, k.queue) AS queue,
+         q.name IS NULL AS unknown_queue, i.priority, i.max_attempts, i.unique_key
     INTO v_bad
-    FROM unnest(kinds, args, queues, priorities, max_attempts, unique_keys)
-         WITH ORDINALITY AS i (kind, args, queue, priority, max_attempts, unique_key, n)
-    LEFT JOIN pgstack.job_kinds k ON k.kind = i.kind
-    LEFT JOIN pgstack.job_queues q ON q.name = coalesce(i.queue, k.queue)
-   WHERE k.kind IS NULL OR q.name IS NULL OR i.args IS NULL OR jsonb_typeof(i.args) = 'null'
-      OR i.priority NOT BETWEEN 0 AND 9 OR i.max_attempts NOT BETWEEN 1 AND 1000
-      OR length(i.unique_key) NOT BETWEEN 1 AND 512
+    FROM (SELECT DISTINCT ON (d.kind, d.queue) d.kind, d.queue, d.n
+            FROM unnest(kinds, queues) WITH ORDINALITY AS d (kind, queue, n) ORDER BY d.kind, d.queue, d.n) dk
+    LEFT JOIN pgstack.job_kinds k ON k.kind = dk.kind
+    LEFT JOIN pgstack.job_queues q ON q.name = coalesce(dk.queue, k.queue)
+    CROSS JOIN LATERAL (SELECT dk.n, dk.kind, NULL::jsonb AS args, dk.queue, NULL::integer AS priority,
+                               NULL::integer AS max_attempts, NULL::text AS unique_key) i
+   WHERE k.kind IS NULL OR q.name IS NULL
    ORDER BY i.n LIMIT 1;
+  IF NOT FOUND AND (priorities IS NOT NULL OR max_attempts IS NOT NULL OR unique_keys IS NOT NULL
+                    OR array_position(args, NULL) IS NOT NULL OR array_position(args, 'null'::jsonb) IS NOT NULL) THEN
+    SELECT i.n AS pos, i.kind, false AS unknown_kind, i.args, i.queue, false AS unknown_queue,
+           i.priority, i.max_attempts, i.unique_key
+      INTO v_bad
+      FROM unnest(kinds, args, queues, priorities, max_attempts, unique_keys)
+           WITH ORDINALITY AS i (kind, args, queue, priority, max_attempts, unique_key, n)
+     WHERE i.args IS NULL OR jsonb_typeof(i.args) = 'null'
+        OR i.priority NOT BETWEEN 0 AND 9 OR i.max_attempts NOT BETWEEN 1 AND 1000
+        OR length(i.unique_key) NOT BETWEEN 1 AND 512
+     ORDER BY i.n LIMIT 1;
+  END IF;
   IF FOUND THEN
     IF v_bad.kind IS NULL OR v_bad.unknown_kind THEN
       RAISE EXCEPTION 'unknown job kind % (job % of %)', coalesce(quote_literal(v_bad.kind), 'NULL'), v_bad.pos, n
@@ -170,6 +183,7 @@ BEGIN
   END IF;
 
   v_xid := pg_current_xact_id();
+  v_slot := pgstack.job_slot(v_xid);
   WITH input AS (
     SELECT i.id, i.n, i.kind, i.args, coalesce(i.queue, k.queue) AS queue,
            coalesce(i.priority, k.priority)::smallint AS priority, i.run_at,
@@ -181,7 +195,7 @@ BEGIN
   ), now_ready AS (
     INSERT INTO pgstack.job_stream (id, attempt, xid, slot, queue, priority, kind, args, max_attempts,
                                     enqueued_at, available_at, unique_key, tags)
-    SELECT i.id, 1, v_xid, pgstack.job_slot(v_xid), i.queue, i.priority, i.kind, i.args, i.max_attempts,
+    SELECT i.id, 1, v_xid, v_slot, i.queue, i.priority, i.kind, i.args, i.max_attempts,
            v_now, v_now, i.unique_key, enqueue_many.tags
       FROM input i WHERE i.run_at IS NULL OR i.run_at <= v_now
     RETURNING 1

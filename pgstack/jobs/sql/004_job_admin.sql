@@ -380,7 +380,12 @@ BEGIN
     SET last_tick = EXCLUDED.last_tick, cron = EXCLUDED.cron, updated_at = now()
     WHERE p.last_tick < EXCLUDED.last_tick;
   IF NOT FOUND THEN RETURN NULL; END IF;
-  SELECT id INTO v_id FROM pgstack.enqueue(p_kind, p_args, p_queue, tags => ARRAY['periodic:' || left(p_name, 55)]);
+  -- The handler learns which tick it runs for from args.periodic_tick.
+  SELECT id INTO v_id
+    FROM pgstack.enqueue(p_kind,
+                         CASE WHEN jsonb_typeof(p_args) = 'object' THEN p_args || jsonb_build_object('periodic_tick', p_tick)
+                              ELSE p_args END,
+                         p_queue, tags => ARRAY['periodic:' || left(p_name, 55)]);
   RETURN v_id;
 END
 $$;
