@@ -58,8 +58,12 @@ void push_sample(std::vector<double>& samples, double value) {
 struct Batch {
   std::int64_t id = 0;
   std::string queue;
-  std::vector<Job> jobs;
-  std::vector<bool> cancelled_at_claim;
+  // The claim's rows, decoded by the executor that runs each job: one fetch thread per
+  // queue would otherwise decode every job alone and become the bottleneck.
+  pg::Result rows;
+  std::vector<std::int64_t> ids;
+  std::vector<char> cancelled_at_claim;
+  std::vector<std::chrono::milliseconds> timeouts;  // the job's handler timeout, set when it starts
   std::vector<std::stop_source> tokens;        // one per job
   std::vector<Clock::time_point> started;      // zero until the handler starts
   std::vector<char> finished;
@@ -187,35 +191,45 @@ struct Worker::State : std::enable_shared_from_this<Worker::State> {
     }
   }
 
+  // Columns of the claim, in the order decode_job() reads them.
+  static constexpr const char* kClaimSql =
+      "select batch_id, id, cancelled, attempt, kind, args, priority, max_attempts, enqueued_at, available_at, "
+      "unique_key, nullif(tags, '{}'), nullif(errors, '[]') from pgstack.claim_jobs($1, $2, $3, $4)";
+
+  static Job decode_job(const pg::Result& rows, std::size_t i, const std::string& queue) {
+    auto row = rows[static_cast<int>(i)];
+    Job j;
+    j.id = row.get<std::int64_t>(1);
+    j.attempt = row.get<std::int32_t>(3);
+    j.kind = row.get<std::string>(4);
+    j.args = row.get<nlohmann::json>(5);
+    j.queue = queue;
+    j.priority = row.get<std::int16_t>(6);
+    j.max_attempts = row.get<std::int32_t>(7);
+    j.enqueued_at = row.get<Timestamp>(8);
+    j.available_at = row.get<Timestamp>(9);
+    j.unique_key = row.get<std::optional<std::string>>(10);
+    if (!row.is_null(11)) j.tags = row.get<std::vector<std::string>>(11);
+    if (!row.is_null(12)) j.errors = row.get<nlohmann::json>(12);
+    return j;
+  }
+
   std::size_t claim(QueueRuntime& q, std::size_t want) {
     auto conn = pool->acquire();
-    auto rows = conn.query(
-        "select batch_id, id, attempt, kind, args, queue, priority, max_attempts, enqueued_at, available_at, "
-        "unique_key, tags, errors, cancelled from pgstack.claim_jobs($1, $2, $3, $4)",
-        q.options.name, options.name, static_cast<std::int32_t>(want), seconds_of(options.lease));
+    auto rows = conn.query(kClaimSql, q.options.name, options.name, static_cast<std::int32_t>(want),
+                           seconds_of(options.lease));
     conn.release();
     if (rows.empty()) return 0;
     auto batch = std::make_shared<Batch>();
     batch->queue = q.options.name;
     batch->id = rows[0].get<std::int64_t>(0);
     for (auto row : rows) {
-      Job j;
-      j.id = row.get<std::int64_t>(1);
-      j.attempt = row.get<std::int32_t>(2);
-      j.kind = row.get<std::string>(3);
-      j.args = row.get<nlohmann::json>(4);
-      j.queue = row.get<std::string>(5);
-      j.priority = row.get<std::int16_t>(6);
-      j.max_attempts = row.get<std::int32_t>(7);
-      j.enqueued_at = row.get<Timestamp>(8);
-      j.available_at = row.get<Timestamp>(9);
-      j.unique_key = row.get<std::optional<std::string>>(10);
-      j.tags = row.get<std::vector<std::string>>(11);
-      j.errors = row.get<nlohmann::json>(12);
-      batch->cancelled_at_claim.push_back(row.get<bool>(13));
-      batch->jobs.push_back(std::move(j));
+      batch->ids.push_back(row.get<std::int64_t>(1));
+      batch->cancelled_at_claim.push_back(row.get<bool>(2));
     }
-    const auto n = batch->jobs.size();
+    batch->rows = std::move(rows);
+    const auto n = batch->ids.size();
+    batch->timeouts.resize(n);
     batch->tokens.resize(n);
     batch->started.resize(n);
     batch->finished.assign(n, 0);
@@ -256,16 +270,17 @@ struct Worker::State : std::enable_shared_from_this<Worker::State> {
   }
 
   void run_one(QueueRuntime& q, const std::shared_ptr<Batch>& batch, std::size_t i) {
-    const Job& job = batch->jobs[i];
+    const Job job = decode_job(batch->rows, i, batch->queue);
     nlohmann::json outcome;  // null: succeeded
     bool cancelled_at_claim;
+    auto it = handlers.find(job.kind);
     {
       std::lock_guard lock(batch->mutex);
       cancelled_at_claim = batch->cancelled_at_claim[i] || batch->lost;
       batch->started[i] = Clock::now();
+      if (it != handlers.end()) batch->timeouts[i] = it->second.options.timeout;
     }
     auto wall_start = std::chrono::system_clock::now();
-    auto it = handlers.find(job.kind);
     if (cancelled_at_claim) {
       outcome = {{"id", job.id}, {"outcome", "cancel"}, {"error", "cancelled before it started"}};
     } else if (it == handlers.end()) {
@@ -462,11 +477,10 @@ struct Worker::State : std::enable_shared_from_this<Worker::State> {
     auto now = Clock::now();
     for (auto& b : held_batches()) {
       std::lock_guard lock(b->mutex);
-      for (std::size_t i = 0; i < b->jobs.size(); ++i) {
+      for (std::size_t i = 0; i < b->ids.size(); ++i) {
         if (b->finished[i] || b->started[i] == Clock::time_point{} || b->timed_out[i]) continue;
-        auto it = handlers.find(b->jobs[i].kind);
-        if (it == handlers.end() || it->second.options.timeout.count() == 0) continue;
-        if (now - b->started[i] > it->second.options.timeout) {
+        if (b->timeouts[i].count() == 0) continue;
+        if (now - b->started[i] > b->timeouts[i]) {
           b->timed_out[i] = 1;
           b->tokens[i].request_stop();
         }
@@ -496,8 +510,8 @@ struct Worker::State : std::enable_shared_from_this<Worker::State> {
         ++metrics.queues[b->queue].batches_lost;
       }
       for (auto id : cancel_ids)
-        for (std::size_t i = 0; i < b->jobs.size(); ++i)
-          if (b->jobs[i].id == id && !b->cancel_requested[i]) {
+        for (std::size_t i = 0; i < b->ids.size(); ++i)
+          if (b->ids[i] == id && !b->cancel_requested[i]) {
             b->cancel_requested[i] = 1;
             b->tokens[i].request_stop();
           }
@@ -723,7 +737,7 @@ void Worker::stop(std::chrono::milliseconds deadline) {
   auto running = [&] {
     for (auto& b : s.held_batches()) {
       std::lock_guard lock(b->mutex);
-      for (std::size_t i = 0; i < b->jobs.size(); ++i)
+      for (std::size_t i = 0; i < b->ids.size(); ++i)
         if (b->started[i] != Clock::time_point{} && !b->finished[i]) return true;
     }
     return false;

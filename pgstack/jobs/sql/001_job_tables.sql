@@ -94,15 +94,24 @@ CREATE TRIGGER job_queue_created AFTER INSERT ON pgstack.job_queues
 INSERT INTO pgstack.job_queues (name) VALUES ('default');
 
 -- A chunk of jobs claimed by one worker, under a lease it extends while it works. The
--- row is deleted when the chunk is finished; if the lease runs out, the jobs not in
--- done_ids are offered again (next attempt) and done_ids are never run again.
+-- chunk is stored as the bounds it was cut with (the two ticks and the (xid, id) range
+-- handed out), not as a list of ids: the stream never changes, so the bounds always
+-- select the same rows (pgstack.job_batch_rows), and the row stays small. It is deleted
+-- when the chunk is finished; if the lease runs out, the jobs not in done_ids are
+-- offered again (next attempt) and done_ids are never run again.
 CREATE TABLE pgstack.job_batches (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   queue text NOT NULL,
   priority smallint NOT NULL,
   worker text NOT NULL,
-  job_ids bigint[] NOT NULL,
-  done_ids bigint[] NOT NULL DEFAULT '{}',
+  tick_lo pg_snapshot NOT NULL,
+  tick_hi pg_snapshot NOT NULL,
+  from_xid xid8 NOT NULL,      -- exclusive: (xid, id) > (from_xid, from_id)
+  from_id bigint NOT NULL,
+  to_xid xid8 NOT NULL,        -- inclusive: (xid, id) <= (to_xid, to_id)
+  to_id bigint NOT NULL,
+  job_count integer NOT NULL,
+  done_ids bigint[] NOT NULL DEFAULT '{}',     -- finished, recorded by a checkpoint
   unique_ids bigint[] NOT NULL DEFAULT '{}',   -- the jobs holding a unique key
   min_xid xid8 NOT NULL,                       -- keeps their partitions from truncation
   claimed_at timestamptz NOT NULL DEFAULT now(),

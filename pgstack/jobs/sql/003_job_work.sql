@@ -69,7 +69,7 @@ BEGIN
     -- Claims of a limited queue take turns, so two cannot both see room for the last slot.
     PERFORM 1 FROM pgstack.job_queues WHERE name = p_queue FOR UPDATE;
     want := least(want, q.concurrency_limit - (
-      SELECT coalesce(sum(cardinality(b.job_ids) - cardinality(b.done_ids)), 0)::integer
+      SELECT coalesce(sum(b.job_count - cardinality(b.done_ids)), 0)::integer
         FROM pgstack.job_batches b WHERE b.queue = p_queue));
     IF want <= 0 THEN RETURN; END IF;
   END IF;
@@ -96,9 +96,9 @@ BEGIN
       -- in-progress list), else at the old tick's xmax, so a long transaction that
       -- enqueued nothing does not make every batch rescan what came after it.
       v_start := coalesce(
-        (SELECT min(s.xid) FROM pgstack.job_stream s
-          WHERE s.queue = p_queue AND s.priority = v_priority
-            AND s.xid = ANY (ARRAY(SELECT pg_snapshot_xip(c.tick_hi)))),
+        (SELECT min(x.xid) FROM pg_snapshot_xip(c.tick_hi) AS x (xid)
+          WHERE EXISTS (SELECT 1 FROM pgstack.job_stream s
+                         WHERE s.queue = p_queue AND s.priority = v_priority AND s.xid = x.xid)),
         pg_snapshot_xmax(c.tick_hi));
       UPDATE pgstack.job_cursors
          SET tick_lo = c.tick_hi, tick_hi = pg_current_snapshot(), pos_xid = v_start, pos_id = 0, ticked_at = now()
@@ -109,10 +109,11 @@ BEGIN
     v_last := v_rows[cardinality(v_rows)];
     UPDATE pgstack.job_cursors SET pos_xid = v_last.xid, pos_id = v_last.id
      WHERE queue = p_queue AND priority = v_priority;
-    INSERT INTO pgstack.job_batches (queue, priority, worker, job_ids, unique_ids, min_xid, lease_expires_at)
-    SELECT p_queue, v_priority, p_worker, array_agg(r.id),
-           coalesce(array_agg(r.id) FILTER (WHERE r.unique_key IS NOT NULL), '{}'),
-           min(r.xid), now() + make_interval(secs => p_lease_seconds)
+    INSERT INTO pgstack.job_batches (queue, priority, worker, tick_lo, tick_hi, from_xid, from_id, to_xid, to_id,
+                                     job_count, unique_ids, min_xid, lease_expires_at)
+    SELECT p_queue, v_priority, p_worker, c.tick_lo, c.tick_hi, c.pos_xid, c.pos_id, v_last.xid, v_last.id,
+           cardinality(v_rows), coalesce(array_agg(r.id) FILTER (WHERE r.unique_key IS NOT NULL), '{}'),
+           v_rows[1].xid, now() + make_interval(secs => p_lease_seconds)
       FROM unnest(v_rows) r
     RETURNING id INTO v_batch;
     v_any_cancel := EXISTS (SELECT 1 FROM pgstack.job_cancellations);
@@ -132,6 +133,22 @@ COMMENT ON FUNCTION pgstack.claim_jobs(text, text, integer, double precision) IS
 CREATE FUNCTION pgstack.job_latest(p_ids bigint[]) RETURNS SETOF pgstack.job_stream
 LANGUAGE sql STABLE AS $$
   SELECT DISTINCT ON (s.id) s.* FROM pgstack.job_stream s WHERE s.id = ANY (p_ids) ORDER BY s.id, s.attempt DESC
+$$;
+
+-- The stream rows of a claimed batch: its bounds select exactly the rows it was cut
+-- with, since stream rows never change and later commits are not visible in tick_hi.
+CREATE FUNCTION pgstack.job_batch_rows(b pgstack.job_batches) RETURNS SETOF pgstack.job_stream
+LANGUAGE sql STABLE AS $$
+  SELECT s.* FROM pgstack.job_stream s
+   WHERE s.queue = b.queue AND s.priority = b.priority
+     AND (s.xid, s.id) > (b.from_xid, b.from_id) AND (s.xid, s.id) <= (b.to_xid, b.to_id)
+     AND pg_visible_in_snapshot(s.xid, b.tick_hi) AND NOT pg_visible_in_snapshot(s.xid, b.tick_lo)
+$$;
+
+-- The ids of a batch's jobs not yet recorded as finished.
+CREATE FUNCTION pgstack.job_batch_unfinished(b pgstack.job_batches) RETURNS bigint[]
+LANGUAGE sql STABLE AS $$
+  SELECT ARRAY(SELECT r.id FROM pgstack.job_batch_rows(b) r EXCEPT SELECT unnest(b.done_ids))
 $$;
 
 -- Offers jobs again, each as a new stream row. p_lost_reason set: the attempt was lost
@@ -167,7 +184,7 @@ BEGIN
     SELECT l.id, l.attempt + CASE WHEN p_lost_reason IS NULL THEN 0 ELSE 1 END, v_xid, pgstack.job_slot(v_xid),
            l.queue, l.priority, l.kind, l.args, l.max_attempts, l.enqueued_at, now(), l.unique_key, l.tags, l.new_errors
       FROM latest l WHERE p_lost_reason IS NULL OR l.attempt < l.max_attempts
-    RETURNING queue, priority
+    RETURNING queue
   )
   SELECT count(*) INTO v_offered FROM offered;
   PERFORM pgstack.job_announce(ARRAY(SELECT queue FROM pgstack.job_latest(p_ids)));
@@ -192,44 +209,60 @@ BEGIN
 END
 $$;
 
--- Records what happened to jobs of a held batch and returns the ids now finished with
--- (for the batch's done_ids). p_succeeded: ids that completed. p_outcomes: the others,
+-- Records what happened to jobs of a held batch. p_succeeded: ids that completed, or
+-- NULL for "every job of the batch not named in p_outcomes and not recorded before"
+-- (the batch is finished). p_outcomes: the jobs that did not succeed,
 -- [{"id": 1, "outcome": "retry"|"discard"|"cancel"|"snooze", "error": "...",
 --   "delay_seconds": 30}]; a retry without delay_seconds backs off by attempt^4 seconds
 -- (capped at a day) with ±10% jitter, and a retry of a job out of attempts discards it.
+-- Returns the ids now finished with (p_succeeded and the outcomes' ids).
 CREATE FUNCTION pgstack.job_record_outcomes(b pgstack.job_batches, p_succeeded bigint[], p_outcomes jsonb)
 RETURNS bigint[]
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
   v_bad text;
-  v_finished bigint[];
+  v_outcome_ids bigint[];
+  v_unfinished bigint[];
+  v_still_active bigint[];   -- retried or snoozed: not ended, keep unique key and cancellation
   v_counts record;
+  v_succeeded integer;
 BEGIN
   p_outcomes := coalesce(p_outcomes, '[]');
   IF jsonb_typeof(p_outcomes) <> 'array' THEN
     RAISE EXCEPTION 'job outcomes must be a JSON array, not %', jsonb_typeof(p_outcomes) USING ERRCODE = '22023';
   END IF;
   SELECT format('%s (%s)', o.value, CASE
-           WHEN NOT (o.value ? 'id') OR jsonb_typeof(o.value -> 'id') <> 'number' THEN 'no numeric id'
-           WHEN NOT ((o.value ->> 'id')::bigint = ANY (b.job_ids)) THEN 'not a job of this batch'
-           WHEN (o.value ->> 'id')::bigint = ANY (b.done_ids) OR (o.value ->> 'id')::bigint = ANY (p_succeeded) THEN 'already finished'
+           WHEN jsonb_typeof(o.value -> 'id') IS DISTINCT FROM 'number' THEN 'no numeric id'
            WHEN coalesce(o.value ->> 'outcome', '') NOT IN ('retry', 'discard', 'cancel', 'snooze') THEN 'outcome is not retry, discard, cancel or snooze'
-           WHEN o.value ->> 'outcome' = 'snooze' AND coalesce((o.value ->> 'delay_seconds')::double precision, -1) NOT BETWEEN 0 AND 31536000 THEN 'snooze needs delay_seconds between 0 and a year'
-           END)
+           ELSE 'snooze needs delay_seconds between 0 and a year' END)
     INTO v_bad
     FROM jsonb_array_elements(p_outcomes) o
-   WHERE NOT (o.value ? 'id') OR jsonb_typeof(o.value -> 'id') <> 'number'
-      OR NOT ((o.value ->> 'id')::bigint = ANY (b.job_ids))
-      OR (o.value ->> 'id')::bigint = ANY (b.done_ids) OR (o.value ->> 'id')::bigint = ANY (p_succeeded)
+   WHERE jsonb_typeof(o.value -> 'id') IS DISTINCT FROM 'number'
       OR coalesce(o.value ->> 'outcome', '') NOT IN ('retry', 'discard', 'cancel', 'snooze')
       OR (o.value ->> 'outcome' = 'snooze' AND coalesce((o.value ->> 'delay_seconds')::double precision, -1) NOT BETWEEN 0 AND 31536000)
    LIMIT 1;
   IF v_bad IS NOT NULL THEN
     RAISE EXCEPTION 'invalid job outcome %', v_bad USING ERRCODE = '22023';
   END IF;
-  IF EXISTS (SELECT 1 FROM unnest(p_succeeded) s WHERE NOT (s = ANY (b.job_ids)) OR s = ANY (b.done_ids)) THEN
-    RAISE EXCEPTION 'job batch %: a succeeded id is not an unfinished job of the batch', b.id USING ERRCODE = '22023';
+  v_outcome_ids := ARRAY(SELECT (v ->> 'id')::bigint FROM jsonb_array_elements(p_outcomes) v);
+
+  -- Every id named must be an unfinished job of this batch, named once. Skipped when a
+  -- batch finishes with no outcome: the common case costs no lookup of its rows.
+  IF cardinality(v_outcome_ids) > 0 OR cardinality(p_succeeded) > 0 THEN
+    v_unfinished := pgstack.job_batch_unfinished(b);
+    SELECT format('job %s is not an unfinished job of batch %s', x, b.id) INTO v_bad
+      FROM (SELECT unnest(v_outcome_ids) UNION ALL SELECT unnest(p_succeeded)) AS u (x)
+     WHERE x NOT IN (SELECT unnest(v_unfinished))
+     LIMIT 1;
+    IF v_bad IS NULL THEN
+      SELECT format('job %s is named twice', x) INTO v_bad
+        FROM (SELECT unnest(v_outcome_ids) UNION ALL SELECT unnest(p_succeeded)) AS u (x)
+       GROUP BY x HAVING count(*) > 1 LIMIT 1;
+    END IF;
+    IF v_bad IS NOT NULL THEN
+      RAISE EXCEPTION 'invalid job outcome: %', v_bad USING ERRCODE = '22023';
+    END IF;
   END IF;
 
   WITH o AS (
@@ -242,7 +275,7 @@ BEGIN
                 THEN s.errors || jsonb_build_array(jsonb_build_object('attempt', s.attempt, 'at', now(), 'error', o.error))
                 ELSE s.errors END AS new_errors,
            CASE WHEN o.outcome = 'retry' AND s.attempt >= s.max_attempts THEN 'discard' ELSE o.outcome END AS action
-      FROM o JOIN pgstack.job_latest(ARRAY(SELECT id FROM o)) s ON s.id = o.id
+      FROM o JOIN pgstack.job_latest(v_outcome_ids) s ON s.id = o.id
   ), later AS (
     INSERT INTO pgstack.job_scheduled (id, attempt, queue, priority, kind, args, max_attempts, run_at, enqueued_at,
                                        unique_key, tags, errors)
@@ -252,7 +285,7 @@ BEGIN
              least(power(j.attempt, 4), 86400) * (0.9 + random() * 0.2))),
            j.enqueued_at, j.unique_key, j.tags, j.new_errors
       FROM j WHERE j.action IN ('retry', 'snooze')
-    RETURNING 1
+    RETURNING id
   ), ended AS (
     INSERT INTO pgstack.job_history (id, state, attempt, queue, priority, kind, args, max_attempts, enqueued_at,
                                      unique_key, tags, errors)
@@ -264,44 +297,48 @@ BEGIN
   SELECT (SELECT count(*) FROM j WHERE j.action = 'retry') AS failed,
          (SELECT count(*) FROM ended WHERE state = 'discarded') AS discarded,
          (SELECT count(*) FROM ended WHERE state = 'cancelled') AS cancelled,
-         (SELECT count(*) FROM later) AS later_count,
-         ARRAY(SELECT id FROM ended) AS ended_ids
+         ARRAY(SELECT id FROM later) AS later_ids
     INTO v_counts;
+  v_still_active := v_counts.later_ids;
+  v_succeeded := CASE WHEN p_succeeded IS NULL
+                      THEN b.job_count - cardinality(b.done_ids) - cardinality(v_outcome_ids)
+                      ELSE cardinality(p_succeeded) END;
 
   -- Unique keys are held until a job ends: completed, discarded or cancelled.
-  v_finished := coalesce(p_succeeded, '{}') || v_counts.ended_ids;
   IF cardinality(b.unique_ids) > 0 THEN
-    DELETE FROM pgstack.job_unique_keys u
-     WHERE u.job_id = ANY (v_finished) AND u.job_id = ANY (b.unique_ids);
+    DELETE FROM pgstack.job_unique_keys u WHERE u.job_id IN (
+      SELECT unnest(b.unique_ids)
+      EXCEPT SELECT unnest(b.done_ids)
+      EXCEPT SELECT unnest(v_still_active)
+      EXCEPT SELECT x FROM unnest(b.unique_ids) AS x
+              WHERE p_succeeded IS NOT NULL AND NOT (x = ANY (p_succeeded || v_outcome_ids)));
   END IF;
   IF EXISTS (SELECT 1 FROM pgstack.job_cancellations) THEN
-    DELETE FROM pgstack.job_cancellations x
-     WHERE x.job_id = ANY (v_finished) OR x.job_id = ANY (ARRAY(SELECT (v ->> 'id')::bigint FROM jsonb_array_elements(p_outcomes) v));
+    DELETE FROM pgstack.job_cancellations x WHERE x.job_id IN (
+      SELECT r.id FROM pgstack.job_batch_rows(b) r
+       WHERE p_succeeded IS NULL OR r.id = ANY (p_succeeded || v_outcome_ids)
+      EXCEPT SELECT unnest(v_still_active));
   END IF;
 
   INSERT INTO pgstack.job_counters AS k (worker, queue, completed, failed, discarded, cancelled)
-  VALUES (b.worker, b.queue, coalesce(cardinality(p_succeeded), 0), v_counts.failed, v_counts.discarded, v_counts.cancelled)
+  VALUES (b.worker, b.queue, v_succeeded, v_counts.failed, v_counts.discarded, v_counts.cancelled)
   ON CONFLICT ON CONSTRAINT job_counters_pkey DO UPDATE
     SET completed = k.completed + EXCLUDED.completed, failed = k.failed + EXCLUDED.failed,
         discarded = k.discarded + EXCLUDED.discarded, cancelled = k.cancelled + EXCLUDED.cancelled,
         updated_at = now();
-  RETURN coalesce(p_succeeded, '{}') || ARRAY(SELECT (v ->> 'id')::bigint FROM jsonb_array_elements(p_outcomes) v);
+  RETURN coalesce(p_succeeded, '{}') || v_outcome_ids;
 END
 $$;
 
 -- Finishes a held batch: every job not in p_outcomes and not recorded before succeeded.
--- One statement per batch is the whole completion cost when all its jobs succeed.
+-- When all succeeded, this is the whole completion cost: one small row deleted.
 CREATE FUNCTION pgstack.complete_batch(p_batch bigint, p_worker text, p_outcomes jsonb DEFAULT '[]') RETURNS void
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
   b pgstack.job_batches := pgstack.job_held_batch(p_batch, p_worker);
-  v_outcome_ids bigint[] := ARRAY(SELECT (v ->> 'id')::bigint FROM jsonb_array_elements(coalesce(p_outcomes, '[]')) v
-                                   WHERE jsonb_typeof(v -> 'id') = 'number');
 BEGIN
-  PERFORM pgstack.job_record_outcomes(b,
-    ARRAY(SELECT j FROM unnest(b.job_ids) j WHERE NOT (j = ANY (b.done_ids)) AND NOT (j = ANY (v_outcome_ids))),
-    p_outcomes);
+  PERFORM pgstack.job_record_outcomes(b, NULL, p_outcomes);
   DELETE FROM pgstack.job_batches WHERE id = b.id;
 END
 $$;
@@ -319,25 +356,24 @@ DECLARE
   b pgstack.job_batches := pgstack.job_held_batch(p_batch, p_worker);
 BEGIN
   UPDATE pgstack.job_batches
-     SET done_ids = done_ids || pgstack.job_record_outcomes(b, p_succeeded, p_outcomes),
+     SET done_ids = done_ids || pgstack.job_record_outcomes(b, coalesce(p_succeeded, '{}'), p_outcomes),
          lease_expires_at = now() + make_interval(secs => p_lease_seconds)
    WHERE id = b.id;
 END
 $$;
 
 -- Hands a held batch back (graceful shutdown): records what finished, then offers every
--- other job again without counting an attempt.
+-- other job again without counting an attempt. Returns how many were offered again.
 CREATE FUNCTION pgstack.release_batch(p_batch bigint, p_worker text, p_succeeded bigint[] DEFAULT '{}',
                                       p_outcomes jsonb DEFAULT '[]') RETURNS integer
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
   b pgstack.job_batches := pgstack.job_held_batch(p_batch, p_worker);
-  v_done bigint[];
 BEGIN
-  v_done := b.done_ids || pgstack.job_record_outcomes(b, p_succeeded, p_outcomes);
+  b.done_ids := b.done_ids || pgstack.job_record_outcomes(b, coalesce(p_succeeded, '{}'), p_outcomes);
   DELETE FROM pgstack.job_batches WHERE id = b.id;
-  RETURN pgstack.job_reoffer(ARRAY(SELECT j FROM unnest(b.job_ids) j WHERE NOT (j = ANY (v_done))), NULL);
+  RETURN pgstack.job_reoffer(pgstack.job_batch_unfinished(b), NULL);
 END
 $$;
 
@@ -347,19 +383,25 @@ CREATE FUNCTION pgstack.heartbeat_batches(p_worker text, p_batches bigint[], p_l
 RETURNS TABLE (batch_id bigint, held boolean, cancel_ids bigint[])
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
+DECLARE
+  b pgstack.job_batches;
+  v_held bigint[] := '{}';
+  v_any_cancel boolean := EXISTS (SELECT 1 FROM pgstack.job_cancellations);
 BEGIN
   IF p_lease_seconds IS NULL OR p_lease_seconds NOT BETWEEN 1 AND 86400 THEN
     RAISE EXCEPTION 'heartbeat_batches: invalid lease of % seconds', p_lease_seconds USING ERRCODE = '22023';
   END IF;
-  RETURN QUERY
-  WITH extended AS (
-    UPDATE pgstack.job_batches b SET lease_expires_at = now() + make_interval(secs => p_lease_seconds)
-     WHERE b.id = ANY (p_batches) AND b.worker = p_worker
-    RETURNING b.id, b.job_ids, b.done_ids
-  )
-  SELECT a.id, e.id IS NOT NULL,
-         coalesce(ARRAY(SELECT x.job_id FROM pgstack.job_cancellations x
-                         WHERE x.job_id = ANY (e.job_ids) AND NOT (x.job_id = ANY (e.done_ids))), '{}')
-    FROM unnest(p_batches) AS a (id) LEFT JOIN extended e ON e.id = a.id;
+  FOR b IN UPDATE pgstack.job_batches SET lease_expires_at = now() + make_interval(secs => p_lease_seconds)
+            WHERE id = ANY (p_batches) AND worker = p_worker RETURNING * LOOP
+    v_held := v_held || b.id;
+    batch_id := b.id;
+    held := true;
+    cancel_ids := CASE WHEN v_any_cancel
+                       THEN ARRAY(SELECT x.job_id FROM pgstack.job_cancellations x
+                                   WHERE x.job_id = ANY (pgstack.job_batch_unfinished(b)))
+                       ELSE '{}' END;
+    RETURN NEXT;
+  END LOOP;
+  RETURN QUERY SELECT a.id, false, '{}'::bigint[] FROM unnest(p_batches) AS a (id) WHERE NOT (a.id = ANY (v_held));
 END
 $$;

@@ -20,7 +20,11 @@ BEGIN
   END IF;
   SELECT * INTO s FROM pgstack.job_latest(ARRAY[p_id]);
   IF NOT FOUND THEN RETURN NULL; END IF;
-  IF EXISTS (SELECT 1 FROM pgstack.job_batches b WHERE b.queue = s.queue AND p_id = ANY (b.job_ids) AND NOT (p_id = ANY (b.done_ids))) THEN
+  IF EXISTS (SELECT 1 FROM pgstack.job_batches b
+              WHERE b.queue = s.queue AND b.priority = s.priority
+                AND (s.xid, s.id) > (b.from_xid, b.from_id) AND (s.xid, s.id) <= (b.to_xid, b.to_id)
+                AND pg_visible_in_snapshot(s.xid, b.tick_hi) AND NOT pg_visible_in_snapshot(s.xid, b.tick_lo)
+                AND NOT (p_id = ANY (b.done_ids))) THEN
     RETURN 'running';
   END IF;
   SELECT * INTO c FROM pgstack.job_cursors WHERE queue = s.queue AND priority = s.priority;
@@ -185,7 +189,7 @@ LANGUAGE sql STABLE AS $$
          (SELECT count(*) FROM pgstack.job_scheduled s WHERE s.queue = q.name AND s.errors = '[]'),
          (SELECT count(*) FROM pgstack.job_scheduled s WHERE s.queue = q.name AND s.errors <> '[]'),
          coalesce(a.available, 0),
-         (SELECT coalesce(sum(cardinality(b.job_ids) - cardinality(b.done_ids)), 0) FROM pgstack.job_batches b WHERE b.queue = q.name),
+         (SELECT coalesce(sum(b.job_count - cardinality(b.done_ids)), 0) FROM pgstack.job_batches b WHERE b.queue = q.name),
          coalesce(k.completed, 0), coalesce(k.failed, 0),
          (SELECT count(*) FROM pgstack.job_history h WHERE h.queue = q.name AND h.state = 'discarded'),
          (SELECT count(*) FROM pgstack.job_history h WHERE h.queue = q.name AND h.state = 'cancelled'),
@@ -232,7 +236,7 @@ BEGIN
     UNION ALL
     SELECT s.id, 'running', s.queue, s.kind, s.attempt, s.max_attempts, s.enqueued_at, s.available_at,
            s.errors -> -1 ->> 'error'
-      FROM pgstack.job_batches b, pgstack.job_latest(ARRAY(SELECT unnest(b.job_ids) EXCEPT SELECT unnest(b.done_ids))) s
+      FROM pgstack.job_batches b, pgstack.job_latest(pgstack.job_batch_unfinished(b)) s
      WHERE (p_queue IS NULL OR b.queue = p_queue) AND (p_state IS NULL OR p_state = 'running')
     UNION ALL
     SELECT s.id, 'available', s.queue, s.kind, s.attempt, s.max_attempts, s.enqueued_at, s.available_at,
@@ -287,10 +291,10 @@ BEGIN
            LIMIT 100 FOR UPDATE SKIP LOCKED LOOP
     DELETE FROM pgstack.job_batches WHERE id = b.id;
     v_rescued := v_rescued + pgstack.job_reoffer(
-      ARRAY(SELECT j FROM unnest(b.job_ids) j WHERE NOT (j = ANY (b.done_ids))),
+      pgstack.job_batch_unfinished(b),
       format('worker %s stopped renewing the lease of batch %s (expired %s)', b.worker, b.id, b.lease_expires_at));
     INSERT INTO pgstack.job_counters AS k (worker, queue, rescued)
-    VALUES (b.worker, b.queue, cardinality(b.job_ids) - cardinality(b.done_ids))
+    VALUES (b.worker, b.queue, b.job_count - cardinality(b.done_ids))
     ON CONFLICT ON CONSTRAINT job_counters_pkey DO UPDATE SET rescued = k.rescued + EXCLUDED.rescued, updated_at = now();
   END LOOP;
 
