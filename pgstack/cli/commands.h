@@ -20,6 +20,7 @@ void add_stack_commands(CLI::App& app);  // up, down
 void add_tune_commands(CLI::App& app);   // tune, env
 void add_status_command(CLI::App& app);
 void add_backup_commands(CLI::App& app);  // backup full|diff|list
+void add_jobs_commands(CLI::App& app);    // jobs stats|list|show|retry|cancel|pause|resume
 
 // Runs the CLI; returns the process exit code (0 ok, 1 failure, 2 bad usage).
 int run(int argc, char** argv);

@@ -21,6 +21,7 @@ int run(int argc, char** argv) {
   add_tune_commands(app);
   add_status_command(app);
   add_backup_commands(app);
+  add_jobs_commands(app);
   try {
     app.parse(argc, argv);
     return kExitOk;

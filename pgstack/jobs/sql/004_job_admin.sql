@@ -144,7 +144,7 @@ LANGUAGE plpgsql STABLE AS $$
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pgstack.job_queues WHERE name = p_queue) THEN
     RAISE EXCEPTION 'unknown job queue %', coalesce(quote_literal(p_queue), 'NULL')
-      USING ERRCODE = '42704', HINT = 'List the queues with: SELECT name FROM pgstack.job_queues;';
+      USING ERRCODE = '42704', HINT = 'pgstack jobs stats lists the queues (or: SELECT name FROM pgstack.job_queues).';
   END IF;
 END
 $$;
