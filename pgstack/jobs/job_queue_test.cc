@@ -265,6 +265,70 @@ TEST_F(JobQueueTest, ALostLeaseOffersOnlyUnfinishedJobsAgainAsTheNextAttempt) {
   EXPECT_EQ(state_of(ids[0].id), "completed");
 }
 
+// Finished work leaves by TRUNCATE of a whole partition (slot), never by row deletes;
+// a slot is truncated only once every row in it is handed out and finished.
+TEST_F(JobQueueTest, FinishedPartitionsAreTruncatedButNeverOnesWithUnfinishedJobs) {
+  JobQueue::create_queue(conn_, "idle");
+  std::vector<JobRequest> batch(10, JobRequest{"noop", {}, {}});
+  auto ids = JobQueue::enqueue_many(conn_, batch);
+  auto waiting = JobQueue::enqueue(conn_, "noop", {}, {.queue = "idle"}).id;  // nobody works this queue yet
+  const auto slot = conn_.query_value<std::int16_t>("select slot from pgstack.job_stream where id = $1", ids[0].id);
+  ASSERT_EQ(conn_.query_value<std::int16_t>("select slot from pgstack.job_stream where id = $1", waiting), slot);
+  auto [b, got] = claim("default", 100);
+  ASSERT_EQ(got.size(), 10u);
+  conn_.query("select pgstack.complete_batch($1, 'w')", b);
+  // A new epoch on the next slot at every maintenance run from now on.
+  conn_.query("update pgstack.job_settings set rotation_interval = '0'");
+  auto rotated = JobQueue::maintain(conn_);
+  ASSERT_EQ(rotated["rotated"], true) << rotated;
+  EXPECT_NE(conn_.query_value<std::int16_t>("select pgstack.job_slot(pg_current_xact_id())"), slot);
+  claim("default", 100);  // an idle poll moves the default queue's tick past the finished rows
+  auto report = JobQueue::maintain(conn_);
+  EXPECT_EQ(report["truncated_slots"], nlohmann::json::array()) << "the idle queue's job is not finished: " << report;
+  EXPECT_EQ(report["rotated"], false) << "the new slot is empty: nothing to rotate away from";
+  EXPECT_EQ(state_of(waiting), "available");
+  EXPECT_EQ(state_of(ids[0].id), "completed");
+
+  auto [b2, got2] = claim("idle", 100);
+  ASSERT_EQ(got2, std::vector<std::int64_t>{waiting});
+  conn_.query("select pgstack.complete_batch($1, 'w')", b2);
+  claim("idle", 100);
+  report = JobQueue::maintain(conn_);
+  EXPECT_EQ(report["truncated_slots"], nlohmann::json::array({slot})) << report;
+  EXPECT_EQ(count("select count(*) from pgstack.job_stream"), 0);
+  EXPECT_EQ(state_of(ids[0].id), "(none)") << "a truncated completed job leaves no trace";
+  // New work after the truncation runs as before, in the new slot.
+  auto fresh = JobQueue::enqueue(conn_, "noop").id;
+  EXPECT_NE(conn_.query_value<std::int16_t>("select slot from pgstack.job_stream where id = $1", fresh), slot);
+  EXPECT_EQ(claim("default", 100).second, std::vector<std::int64_t>{fresh});
+}
+
+// A repeatable-read transaction whose snapshot predates a new epoch writes to the old
+// slot; that slot must not be truncated under its job.
+TEST_F(JobQueueTest, AJobWrittenToTheOldSlotAfterRotationIsNotLost) {
+  JobQueue::enqueue(conn_, "noop");
+  conn_.query("update pgstack.job_settings set rotation_interval = '0'");
+  pg::Connection late(db_.dsn());
+  pg::Transaction tx(late, {.isolation = pg::IsolationLevel::repeatable_read});
+  tx.query("select 1");  // its snapshot is taken now
+  ASSERT_EQ(JobQueue::maintain(conn_)["rotated"], true);
+  auto late_id = JobQueue::enqueue(tx, "noop").id;
+  tx.commit();
+  EXPECT_EQ(conn_.query_value<std::int16_t>("select slot from pgstack.job_stream where id = $1", late_id),
+            conn_.query_value<std::int16_t>("select slot from pgstack.job_epochs where epoch = 0"))
+      << "the late transaction did not see the new epoch";
+  // Everything else is finished; the late job sits in the old slot, unclaimed.
+  for (int i = 0; i < 3; ++i) {
+    auto [b, ids] = claim("default", 100);
+    if (b) conn_.query("select pgstack.complete_batch($1, 'w')", b);
+    bool got_late = std::find(ids.begin(), ids.end(), late_id) != ids.end();
+    if (got_late) break;
+    auto report = JobQueue::maintain(conn_);
+    EXPECT_EQ(state_of(late_id) == "(none)", false) << "the late job was truncated away: " << report;
+  }
+  EXPECT_EQ(state_of(late_id), "completed");
+}
+
 TEST_F(JobQueueTest, BadInputGetsAClearErrorAndChangesNothing) {
   JobQueue::enqueue(conn_, "noop");
   const auto before = jobs_anywhere();

@@ -35,10 +35,10 @@ CREATE SEQUENCE pgstack.job_id_seq AS bigint;
 
 -- Jobs ready to run, one row per attempt offered, append-only. xid is the enqueuing
 -- transaction's id: the ticks decide by it which chunk a row belongs to, because ids
--- are taken before commit and commit out of order. slot is the partition, chosen from
--- xid (pgstack.job_slot) so that a slot stops receiving rows once every transaction of
--- its xid range has ended; it is then TRUNCATEd when all its rows are handed out and
--- finished (pgstack.jobs_maintain).
+-- are taken before commit and commit out of order. slot is the partition: rows go to the
+-- slot of the current epoch (job_epochs); maintenance starts a new epoch on the next
+-- slot every rotation_interval, and TRUNCATEs an old slot once no transaction that
+-- could write to it is open and all its rows are handed out and finished.
 CREATE TABLE pgstack.job_stream (
   id bigint NOT NULL,
   attempt integer NOT NULL,
@@ -200,12 +200,25 @@ CREATE TABLE pgstack.job_counters (
   PRIMARY KEY (worker, queue)
 ) WITH (fillfactor = 50, autovacuum_vacuum_threshold = 200, autovacuum_vacuum_scale_factor = 0);
 
+-- Epochs of the stream: from start_xid on, transactions write to slot (until the next
+-- epoch). A new epoch only ever starts on an empty slot.
+CREATE TABLE pgstack.job_epochs (
+  epoch bigint PRIMARY KEY,
+  slot smallint NOT NULL CHECK (slot BETWEEN 0 AND 2),
+  start_xid xid8 NOT NULL,
+  started_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO pgstack.job_epochs (epoch, slot, start_xid) VALUES (0, 0, '3');
+
 -- Settings of the queue as a whole (one row).
 CREATE TABLE pgstack.job_settings (
   only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
   discarded_retention interval NOT NULL DEFAULT '7 days',
   cancelled_retention interval NOT NULL DEFAULT '7 days',
-  counters_retention interval NOT NULL DEFAULT '30 days'
+  counters_retention interval NOT NULL DEFAULT '30 days',
+  -- How often the stream moves on to the next partition. Completed jobs stay visible
+  -- (pgstack jobs show) for two to three of these, then leave with a TRUNCATE.
+  rotation_interval interval NOT NULL DEFAULT '10 seconds'
 );
 INSERT INTO pgstack.job_settings DEFAULT VALUES;
 

@@ -2,11 +2,13 @@
 -- 100k jobs), queue and kind registration. Everything runs in the caller's transaction:
 -- the job and the caller's business rows commit or roll back together.
 
--- The partition a row goes to: a function of the inserting transaction's id only, so a
--- slot stops receiving rows for good once every transaction of its xid range has ended
--- (the slot cycles 0, 1, 2 every 65,536 transaction ids).
+-- The partition a row written by transaction x goes to: the slot of the epoch x falls
+-- in. A transaction whose snapshot predates the newest epoch may pick the previous
+-- slot; jobs_maintain checks for such rows before it truncates a slot.
 CREATE FUNCTION pgstack.job_slot(x xid8) RETURNS smallint
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT (((x::text)::bigint >> 16) % 3)::smallint $$;
+LANGUAGE sql STABLE AS $$
+  SELECT e.slot FROM pgstack.job_epochs e WHERE e.start_xid <= x ORDER BY e.epoch DESC LIMIT 1
+$$;
 
 -- Errors name what failed, why, and what to do; they are raised before anything is
 -- written, so a bad call changes nothing.

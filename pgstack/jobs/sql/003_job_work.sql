@@ -161,6 +161,7 @@ LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
   v_xid xid8 := pg_current_xact_id();
+  v_slot smallint := pgstack.job_slot(v_xid);
   v_offered integer;
 BEGIN
   IF cardinality(p_ids) = 0 THEN RETURN 0; END IF;
@@ -181,7 +182,7 @@ BEGIN
   ), offered AS (
     INSERT INTO pgstack.job_stream (id, attempt, xid, slot, queue, priority, kind, args, max_attempts,
                                     enqueued_at, available_at, unique_key, tags, errors)
-    SELECT l.id, l.attempt + CASE WHEN p_lost_reason IS NULL THEN 0 ELSE 1 END, v_xid, pgstack.job_slot(v_xid),
+    SELECT l.id, l.attempt + CASE WHEN p_lost_reason IS NULL THEN 0 ELSE 1 END, v_xid, v_slot,
            l.queue, l.priority, l.kind, l.args, l.max_attempts, l.enqueued_at, now(), l.unique_key, l.tags, l.new_errors
       FROM latest l WHERE p_lost_reason IS NULL OR l.attempt < l.max_attempts
     RETURNING queue

@@ -98,6 +98,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
   v_state text;
   v_xid xid8;
+  v_slot smallint;
   h pgstack.job_history;
 BEGIN
   PERFORM 1 FROM pgstack.job_scheduled WHERE id = p_id FOR UPDATE;
@@ -111,11 +112,12 @@ BEGIN
       HINT = 'Retry works on scheduled, retryable, discarded and cancelled jobs.';
   END IF;
   v_xid := pg_current_xact_id();
+  v_slot := pgstack.job_slot(v_xid);
   IF v_state IN ('scheduled', 'retryable') THEN
     WITH moved AS (DELETE FROM pgstack.job_scheduled WHERE id = p_id RETURNING *)
     INSERT INTO pgstack.job_stream (id, attempt, xid, slot, queue, priority, kind, args, max_attempts, enqueued_at,
                                     available_at, unique_key, tags, errors)
-    SELECT id, attempt, v_xid, pgstack.job_slot(v_xid), queue, priority, kind, args, max_attempts, enqueued_at, now(),
+    SELECT id, attempt, v_xid, v_slot, queue, priority, kind, args, max_attempts, enqueued_at, now(),
            unique_key, tags, errors FROM moved;
   ELSE
     DELETE FROM pgstack.job_history WHERE id = p_id RETURNING * INTO h;
@@ -131,7 +133,7 @@ BEGIN
     DELETE FROM pgstack.job_cancellations WHERE job_id = p_id;
     INSERT INTO pgstack.job_stream (id, attempt, xid, slot, queue, priority, kind, args, max_attempts, enqueued_at,
                                     available_at, unique_key, tags, errors)
-    VALUES (h.id, h.attempt + 1, v_xid, pgstack.job_slot(v_xid), h.queue, h.priority, h.kind, h.args,
+    VALUES (h.id, h.attempt + 1, v_xid, v_slot, h.queue, h.priority, h.kind, h.args,
             greatest(h.max_attempts, h.attempt + 1), h.enqueued_at, now(), h.unique_key, h.tags, h.errors);
   END IF;
   PERFORM pgstack.job_announce(ARRAY(SELECT queue FROM pgstack.job_latest(ARRAY[p_id])));
@@ -266,32 +268,33 @@ $$;
 
 -- Housekeeping, run by workers about once a second; one runner at a time (the others
 -- return NULL at once). Offers again the jobs of batches whose lease ran out, moves due
--- scheduled jobs into the stream, truncates stream partitions that are all finished,
--- and deletes history past its retention. Returns what it did.
+-- scheduled jobs into the stream, starts a new epoch on the next partition every
+-- rotation_interval, truncates partitions that are all finished, and deletes history
+-- past its retention. Returns what it did.
 -- SECURITY DEFINER: truncating a partition needs the table owner.
 CREATE FUNCTION pgstack.jobs_maintain() RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pgstack AS $$
 DECLARE
   b pgstack.job_batches;
+  cur pgstack.job_epochs;
   v_rescued integer := 0;
   v_promoted integer := 0;
+  v_rotated boolean := false;
   v_truncated integer[] := '{}';
   v_deleted integer := 0;
   v_xid xid8;
-  v_next bigint;
-  v_epoch bigint;
-  v_slot_epoch bigint;
+  v_slot smallint;
   v_end xid8;
-  v_blocked boolean;
+  v_flag boolean;
   cfg pgstack.job_settings;
 BEGIN
   IF NOT pg_try_advisory_xact_lock(hashtext('pgstack.jobs_maintain')) THEN RETURN NULL; END IF;
+  SELECT * INTO cfg FROM pgstack.job_settings;
 
   FOR b IN SELECT * FROM pgstack.job_batches WHERE lease_expires_at < now() ORDER BY lease_expires_at
            LIMIT 100 FOR UPDATE SKIP LOCKED LOOP
     DELETE FROM pgstack.job_batches WHERE id = b.id;
-    v_rescued := v_rescued + pgstack.job_reoffer(
-      pgstack.job_batch_unfinished(b),
+    v_rescued := v_rescued + pgstack.job_reoffer(pgstack.job_batch_unfinished(b),
       format('worker %s stopped renewing the lease of batch %s (expired %s)', b.worker, b.id, b.lease_expires_at));
     INSERT INTO pgstack.job_counters AS k (worker, queue, rescued)
     VALUES (b.worker, b.queue, b.job_count - cardinality(b.done_ids))
@@ -299,6 +302,7 @@ BEGIN
   END LOOP;
 
   v_xid := pg_current_xact_id();
+  v_slot := pgstack.job_slot(v_xid);
   WITH due AS (
     DELETE FROM pgstack.job_scheduled WHERE id IN (
       SELECT id FROM pgstack.job_scheduled WHERE run_at <= now() ORDER BY run_at LIMIT 50000 FOR UPDATE SKIP LOCKED)
@@ -306,7 +310,7 @@ BEGIN
   ), moved AS (
     INSERT INTO pgstack.job_stream (id, attempt, xid, slot, queue, priority, kind, args, max_attempts, enqueued_at,
                                     available_at, unique_key, tags, errors)
-    SELECT id, attempt, v_xid, pgstack.job_slot(v_xid), queue, priority, kind, args, max_attempts, enqueued_at, now(),
+    SELECT id, attempt, v_xid, v_slot, queue, priority, kind, args, max_attempts, enqueued_at, now(),
            unique_key, tags, errors FROM due
     RETURNING queue
   ), announced AS (
@@ -314,42 +318,60 @@ BEGIN
   )
   SELECT (SELECT count(*) FROM moved) INTO v_promoted FROM announced;
 
-  -- A slot (partition) can be truncated when no transaction that could write to it is
-  -- still open, every cursor has moved past all of it, and no live batch holds its rows.
-  v_next := (pg_snapshot_xmax(pg_current_snapshot())::text)::bigint;
-  v_epoch := v_next >> 16;
+  -- A new epoch on the next slot, when the current one is old enough and has rows, and
+  -- the next slot is empty (truncated): slots never mix epochs.
+  SELECT * INTO cur FROM pgstack.job_epochs ORDER BY epoch DESC LIMIT 1;
+  IF cur.started_at < now() - cfg.rotation_interval THEN
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM pgstack.%I) AND NOT EXISTS (SELECT 1 FROM pgstack.%I)',
+                   'job_stream_' || cur.slot, 'job_stream_' || (cur.slot + 1) % 3) INTO v_flag;
+    IF v_flag THEN
+      INSERT INTO pgstack.job_epochs (epoch, slot, start_xid)
+      VALUES (cur.epoch + 1, (cur.slot + 1) % 3, pg_snapshot_xmax(pg_current_snapshot()));
+      DELETE FROM pgstack.job_epochs WHERE epoch < cur.epoch - 10;
+      v_rotated := true;
+      cur.slot := (cur.slot + 1) % 3;
+    END IF;
+  END IF;
+
+  -- An old slot is truncated when no transaction that could write to it is still open,
+  -- every cursor has moved past all of its rows, and no live batch holds any of them.
   FOR s IN 0..2 LOOP
-    v_slot_epoch := v_epoch - ((v_epoch - s) % 3 + 3) % 3;
-    CONTINUE WHEN v_slot_epoch = v_epoch;          -- the slot rows go to now
-    v_end := ((v_slot_epoch + 1) << 16)::text::xid8;
+    CONTINUE WHEN s = cur.slot;
+    -- The slot's last epoch ends where the next epoch starts.
+    SELECT min(n.start_xid) INTO v_end FROM pgstack.job_epochs n
+     WHERE n.epoch > (SELECT max(e.epoch) FROM pgstack.job_epochs e WHERE e.slot = s);
+    CONTINUE WHEN v_end IS NULL;
     CONTINUE WHEN pg_snapshot_xmin(pg_current_snapshot()) < v_end;
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM pgstack.%I)', 'job_stream_' || s) INTO v_flag;
+    CONTINUE WHEN NOT v_flag;                        -- empty already
     CONTINUE WHEN EXISTS (SELECT 1 FROM pgstack.job_batches WHERE min_xid < v_end);
     EXECUTE format(
       'SELECT EXISTS (SELECT 1 FROM pgstack.job_cursors c WHERE pg_snapshot_xmin(c.tick_lo) < $1 AND EXISTS (
          SELECT 1 FROM pgstack.%I s WHERE s.queue = c.queue AND s.priority = c.priority
             AND s.xid >= pg_snapshot_xmin(c.tick_lo) AND NOT pg_visible_in_snapshot(s.xid, c.tick_lo)))',
-      'job_stream_' || s) INTO v_blocked USING v_end;
-    CONTINUE WHEN v_blocked;
-    EXECUTE format('SELECT EXISTS (SELECT 1 FROM pgstack.%I)', 'job_stream_' || s) INTO v_blocked;
-    CONTINUE WHEN NOT v_blocked;                    -- empty already
+      'job_stream_' || s) INTO v_flag USING v_end;
+    CONTINUE WHEN v_flag;                            -- a cursor has not handed all its rows out
     BEGIN
       -- Wait briefly for the lock: claims read every partition, and a queue of
       -- statements behind a waiting TRUNCATE would stall the workers.
       PERFORM set_config('lock_timeout', '50ms', true);
       EXECUTE format('LOCK TABLE pgstack.%I IN ACCESS EXCLUSIVE MODE', 'job_stream_' || s);
-      -- With the lock held, check that the xid counter has not wrapped round into this
-      -- slot's next range meanwhile (its rows would be new, unfinished work).
-      IF ((pg_snapshot_xmax(pg_current_snapshot())::text)::bigint >> 16) < v_slot_epoch + 3 THEN
+      PERFORM set_config('lock_timeout', '0', true);
+      -- With the lock held (no writer can be mid-insert): rows of a transaction that read
+      -- the epochs before the slot's last epoch ended have xid >= v_end; they are new work.
+      EXECUTE format(
+        'SELECT EXISTS (SELECT 1 FROM pgstack.job_cursors c WHERE EXISTS (
+           SELECT 1 FROM pgstack.%I s WHERE s.queue = c.queue AND s.priority = c.priority AND s.xid >= $1))',
+        'job_stream_' || s) INTO v_flag USING v_end;
+      IF NOT v_flag THEN
         EXECUTE format('TRUNCATE pgstack.%I', 'job_stream_' || s);
         v_truncated := v_truncated || s;
       END IF;
-      PERFORM set_config('lock_timeout', '0', true);
     EXCEPTION WHEN lock_not_available THEN
       NULL;  -- busy; next time
     END;
   END LOOP;
 
-  SELECT * INTO cfg FROM pgstack.job_settings;
   WITH old AS (
     DELETE FROM pgstack.job_history WHERE id IN (
       SELECT id FROM pgstack.job_history
@@ -360,8 +382,8 @@ BEGIN
   SELECT count(*) INTO v_deleted FROM old;
   DELETE FROM pgstack.job_counters WHERE updated_at < now() - cfg.counters_retention;
 
-  RETURN jsonb_build_object('rescued', v_rescued, 'promoted', v_promoted, 'truncated_slots', to_jsonb(v_truncated),
-                            'history_deleted', v_deleted);
+  RETURN jsonb_build_object('rescued', v_rescued, 'promoted', v_promoted, 'rotated', v_rotated,
+                            'truncated_slots', to_jsonb(v_truncated), 'history_deleted', v_deleted);
 END
 $$;
 COMMENT ON FUNCTION pgstack.jobs_maintain() IS 'Job queue housekeeping (rescue, due jobs, truncation, retention); workers call it about once a second';
