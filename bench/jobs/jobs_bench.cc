@@ -1,5 +1,6 @@
 // pgstack's side of bench/jobs/run (docs/BENCHMARKS.md): the job queue measured on a
-// database of its own. Prints RESULT lines the script reads.
+// database of its own (a private throwaway server when --dsn is not given: the smoke
+// test's way). Prints RESULT lines the script reads.
 //   jobs_bench burndown  --dsn URL [--jobs 1000000] [--workers 6] [--concurrency 8] [--batch 500]
 //       enqueue --jobs no-op jobs in bulk, then time Workers (each: 4 connections) working them off
 //   jobs_bench latency   --dsn URL [--jobs 200]
@@ -20,6 +21,7 @@
 #include "pgstack/jobs/worker.h"
 #include "pgstack/pg/connection.h"
 #include "pgstack/schema/migration_runner.h"
+#include "pgstack/testing/test_cluster.h"
 
 namespace {
 
@@ -189,7 +191,7 @@ int main(int argc, char** argv) {
   Options o;
   std::string mode;
   app.add_option("mode", mode, "burndown | latency | sustained")->required()->check(CLI::IsMember({"burndown", "latency", "sustained"}));
-  app.add_option("--dsn", o.dsn, "Database (superuser: it installs pgstack's schemas)")->required();
+  app.add_option("--dsn", o.dsn, "Database (superuser: it installs pgstack's schemas); default: a private server");
   app.add_option("--jobs", o.jobs, "Jobs (burndown, latency)");
   app.add_option("--workers", o.workers, "Worker instances (4 connections each)");
   app.add_option("--concurrency", o.concurrency, "Handlers per worker");
@@ -199,6 +201,11 @@ int main(int argc, char** argv) {
   app.add_option("--sample", o.sample, "Seconds between samples (sustained)");
   CLI11_PARSE(app, argc, argv);
   try {
+    std::optional<pgstack::testing::TestDatabase> private_db;
+    if (o.dsn.empty()) {
+      private_db.emplace(pgstack::testing::TestCluster::shared().create_database());
+      o.dsn = private_db->dsn();
+    }
     if (mode == "burndown") return burndown(o);
     if (mode == "latency") {
       if (o.jobs > 10000) o.jobs = 200;

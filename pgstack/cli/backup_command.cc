@@ -45,16 +45,12 @@ std::string human_bytes(std::int64_t bytes) {
   return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", value, units[unit]);
 }
 
-std::string utc(std::chrono::system_clock::time_point t) {
-  return fmt::format("{:%Y-%m-%d %H:%M:%S}Z", std::chrono::floor<std::chrono::seconds>(t));
-}
-
 nlohmann::json backup_json(const cluster::BackupInfo& b) {
   return {{"label", b.label},
           {"type", cluster::to_string(b.type)},
           {"prior", b.prior.empty() ? nlohmann::json(nullptr) : nlohmann::json(b.prior)},
-          {"start", utc(b.start)},
-          {"stop", utc(b.stop)},
+          {"start", utc_text(b.start)},
+          {"stop", utc_text(b.stop)},
           {"size", b.size},
           {"repo_size", b.repo_size},
           {"repo_delta", b.repo_delta},
@@ -102,7 +98,7 @@ void run_list(const BackupArgs& args) {
                            "size", "stored", "WAL");
   for (const auto& b : backups)
     std::cout << fmt::format("{:<36} {:<5} {:<21} {:>8.0f} {:>10} {:>10}  {}..{}\n", b.label, cluster::to_string(b.type),
-                             utc(b.start), b.seconds(), human_bytes(b.size), human_bytes(b.repo_delta), b.wal_start,
+                             utc_text(b.start), b.seconds(), human_bytes(b.size), human_bytes(b.repo_delta), b.wal_start,
                              b.wal_stop);
 }
 

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include "pgstack/cluster/layout.h"
@@ -44,5 +45,9 @@ pg::Connection connect(const std::string& dsn) {
 }
 
 void print_json(const nlohmann::json& doc) { std::cout << doc.dump(2) << std::endl; }
+
+std::string utc_text(const std::optional<pg::Timestamp>& t) {
+  return t ? fmt::format("{:%Y-%m-%d %H:%M:%S}Z", std::chrono::floor<std::chrono::seconds>(*t)) : std::string();
+}
 
 }  // namespace pgstack::cli

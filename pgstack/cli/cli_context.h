@@ -14,6 +14,7 @@
 
 #include "pgstack/pg/connection.h"
 #include "pgstack/pg/errors.h"
+#include "pgstack/pg/types.h"
 
 namespace pgstack::cli {
 
@@ -38,5 +39,8 @@ std::string resolve_dsn(const std::optional<std::string>& flag);
 pg::Connection connect(const std::string& dsn);
 
 void print_json(const nlohmann::json& doc);
+
+// A time as the CLI prints it, in UTC to the second: "2026-11-30 21:28:39Z"; "" when absent.
+std::string utc_text(const std::optional<pg::Timestamp>& t);
 
 }  // namespace pgstack::cli

@@ -34,14 +34,12 @@ pg::Connection open_queue(const JobsArgs& args) {
   return conn;
 }
 
-std::string utc(const std::optional<jobs::Timestamp>& t) {
-  if (!t) return "-";
-  return fmt::format("{:%Y-%m-%d %H:%M:%S}Z", std::chrono::floor<std::chrono::seconds>(*t));
+nlohmann::json time_json(const std::optional<jobs::Timestamp>& t) {
+  return t ? nlohmann::json(utc_text(t)) : nlohmann::json(nullptr);
 }
 
-nlohmann::json time_json(const std::optional<jobs::Timestamp>& t) {
-  return t ? nlohmann::json(utc(t)) : nlohmann::json(nullptr);
-}
+// In tables: "-" for no time.
+std::string utc_or_dash(const std::optional<jobs::Timestamp>& t) { return t ? utc_text(t) : "-"; }
 
 nlohmann::json job_json(const jobs::JobInfo& j) {
   return {{"id", j.id},
@@ -52,7 +50,7 @@ nlohmann::json job_json(const jobs::JobInfo& j) {
           {"priority", j.priority},
           {"attempt", j.attempt},
           {"max_attempts", j.max_attempts},
-          {"enqueued_at", utc(j.enqueued_at)},
+          {"enqueued_at", utc_text(j.enqueued_at)},
           {"run_at", time_json(j.run_at)},
           {"finished_at", time_json(j.finished_at)},
           {"unique_key", j.unique_key ? nlohmann::json(*j.unique_key) : nlohmann::json(nullptr)},
@@ -116,7 +114,7 @@ void run_list(const JobsArgs& args) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& j : list)
       out.push_back({{"id", j.id}, {"state", jobs::to_string(j.state)}, {"queue", j.queue}, {"kind", j.kind},
-                     {"attempt", j.attempt}, {"max_attempts", j.max_attempts}, {"enqueued_at", utc(j.enqueued_at)},
+                     {"attempt", j.attempt}, {"max_attempts", j.max_attempts}, {"enqueued_at", utc_text(j.enqueued_at)},
                      {"run_at", time_json(j.run_at)},
                      {"last_error", j.errors.empty() ? nlohmann::json(nullptr) : j.errors.back()["error"]}});
     print_json({{"jobs", out}});
@@ -130,7 +128,7 @@ void run_list(const JobsArgs& args) {
                            "run at / since", "last error");
   for (const auto& j : list)
     std::cout << fmt::format("{:>10}  {:<10} {:<16} {:<24} {:>3}/{:<3}  {:<20}  {}\n", j.id, jobs::to_string(j.state),
-                             j.queue, j.kind, j.attempt, j.max_attempts, utc(j.run_at),
+                             j.queue, j.kind, j.attempt, j.max_attempts, utc_or_dash(j.run_at),
                              j.errors.empty() ? "" : j.errors.back()["error"].get<std::string>().substr(0, 60));
 }
 
@@ -147,9 +145,9 @@ void run_show(const JobsArgs& args) {
   std::cout << fmt::format("job {}: {} ({} in queue {}, priority {})\n", job->id, jobs::to_string(job->state), job->kind,
                            job->queue, job->priority);
   std::cout << fmt::format("  attempt      {} of {}\n", job->attempt, job->max_attempts);
-  std::cout << fmt::format("  enqueued at  {}\n", utc(job->enqueued_at));
-  if (job->run_at) std::cout << fmt::format("  run at       {}\n", utc(job->run_at));
-  if (job->finished_at) std::cout << fmt::format("  finished at  {}\n", utc(job->finished_at));
+  std::cout << fmt::format("  enqueued at  {}\n", utc_text(job->enqueued_at));
+  if (job->run_at) std::cout << fmt::format("  run at       {}\n", utc_text(job->run_at));
+  if (job->finished_at) std::cout << fmt::format("  finished at  {}\n", utc_text(job->finished_at));
   if (job->unique_key) std::cout << fmt::format("  unique key   {}\n", *job->unique_key);
   if (!job->tags.empty()) std::cout << fmt::format("  tags         {}\n", fmt::join(job->tags, ", "));
   if (job->cancel_requested) std::cout << "  cancellation requested\n";

@@ -69,16 +69,12 @@ Backups read_backups(const cluster::StackStatus& st) {
   return out;
 }
 
-std::string utc_time(const std::optional<pg::Timestamp>& t) {
-  return t ? fmt::format("{:%Y-%m-%d %H:%M:%S}Z", std::chrono::floor<std::chrono::seconds>(*t)) : std::string();
-}
-
 nlohmann::json backups_json(const Backups& b) {
   nlohmann::json doc = {{"count", b.count}, {"last", nullptr}, {"archiving", nullptr}};
   if (b.last)
     doc["last"] = {{"label", b.last->label},
                    {"type", cluster::to_string(b.last->type)},
-                   {"stop", utc_time(b.last->stop)},
+                   {"stop", utc_text(b.last->stop)},
                    {"size", b.last->size},
                    {"repo_size", b.last->repo_size},
                    {"repo_delta", b.last->repo_delta}};
@@ -87,10 +83,10 @@ nlohmann::json backups_json(const Backups& b) {
     auto text_or_null = [](const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); };
     doc["archiving"] = {{"archived_count", a.archived_count},
                         {"last_archived_wal", text_or_null(a.last_archived_wal)},
-                        {"last_archived_time", text_or_null(utc_time(a.last_archived_time))},
+                        {"last_archived_time", text_or_null(utc_text(a.last_archived_time))},
                         {"failed_count", a.failed_count},
                         {"last_failed_wal", text_or_null(a.last_failed_wal)},
-                        {"last_failed_time", text_or_null(utc_time(a.last_failed_time))}};
+                        {"last_failed_time", text_or_null(utc_text(a.last_failed_time))}};
   }
   if (!b.error.empty()) doc["error"] = b.error;
   return doc;
@@ -100,7 +96,7 @@ void print_backups(const Backups& b) {
   if (!b.error.empty()) std::cout << fmt::format("backups: cannot read them: {}\n", b.error);
   if (b.last)
     std::cout << fmt::format("backup: last {} {} finished {}, {} bytes ({} stored); {} in the repository\n",
-                             cluster::to_string(b.last->type), b.last->label, utc_time(b.last->stop), b.last->size,
+                             cluster::to_string(b.last->type), b.last->label, utc_text(b.last->stop), b.last->size,
                              b.last->repo_delta, b.count);
   else if (b.error.empty())
     std::cout << "backup: none yet; run `pgstack backup full`\n";
@@ -109,11 +105,11 @@ void print_backups(const Backups& b) {
   std::cout << fmt::format("archiving: {} WAL segments archived{}; {} failed{}\n", a.archived_count,
                            a.last_archived_wal.empty()
                                ? std::string()
-                               : fmt::format(", last {} at {}", a.last_archived_wal, utc_time(a.last_archived_time)),
+                               : fmt::format(", last {} at {}", a.last_archived_wal, utc_text(a.last_archived_time)),
                            a.failed_count,
                            a.last_failed_wal.empty()
                                ? std::string()
-                               : fmt::format(", last failure {} at {}", a.last_failed_wal, utc_time(a.last_failed_time)));
+                               : fmt::format(", last failure {} at {}", a.last_failed_wal, utc_text(a.last_failed_time)));
 }
 
 nlohmann::json to_json(const cluster::StackStatus& st, const Replication& rep) {

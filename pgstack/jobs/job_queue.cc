@@ -54,8 +54,8 @@ const char* const kJob =
     "select id, state, queue, kind, args, priority, attempt, max_attempts, enqueued_at, run_at, finished_at, "
     "unique_key, tags, errors, cancel_requested from pgstack.job($1)";
 const char* const kList =
-    "select id, state, queue, kind, attempt, max_attempts, enqueued_at, run_at, last_error "
-    "from pgstack.list_jobs($1, $2, $3)";
+    "select id, state, queue, kind, args, priority, attempt, max_attempts, enqueued_at, run_at, finished_at, "
+    "unique_key, tags, errors, cancel_requested from pgstack.list_jobs($1, $2, $3)";
 const char* const kMaintain = "select pgstack.jobs_maintain()";
 
 pg::Params enqueue_params(const std::vector<JobRequest>& jobs, const std::vector<std::string>& tags) {
@@ -122,9 +122,9 @@ std::vector<QueueStats> queue_stats(const pg::Result& r) {
   return out;
 }
 
-std::optional<JobInfo> job_info(const pg::Result& r) {
-  if (r.empty() || r[0].is_null(1)) return std::nullopt;
-  auto row = r[0];
+namespace {
+// A row of pgstack.job() or pgstack.list_jobs() (same columns).
+JobInfo decode_job_info(const pg::Row& row) {
   JobInfo j;
   j.id = row.get<std::int64_t>(0);
   j.state = parse_job_state(row.get<std::string>(1));
@@ -143,24 +143,16 @@ std::optional<JobInfo> job_info(const pg::Result& r) {
   j.cancel_requested = row.get<bool>(14);
   return j;
 }
+}  // namespace
+
+std::optional<JobInfo> job_info(const pg::Result& r) {
+  if (r.empty() || r[0].is_null(1)) return std::nullopt;
+  return decode_job_info(r[0]);
+}
 
 std::vector<JobInfo> job_list(const pg::Result& r) {
   std::vector<JobInfo> out;
-  for (auto row : r) {
-    JobInfo j;
-    j.id = row.get<std::int64_t>(0);
-    j.state = parse_job_state(row.get<std::string>(1));
-    j.queue = row.get<std::string>(2);
-    j.kind = row.get<std::string>(3);
-    j.attempt = row.get<std::int32_t>(4);
-    j.max_attempts = row.get<std::int32_t>(5);
-    j.enqueued_at = row.get<Timestamp>(6);
-    j.run_at = row.get<std::optional<Timestamp>>(7);
-    auto last_error = row.get<std::optional<std::string>>(8);
-    j.errors = nlohmann::json::array();
-    if (last_error) j.errors.push_back({{"attempt", j.attempt}, {"error", *last_error}});
-    out.push_back(std::move(j));
-  }
+  for (auto row : r) out.push_back(decode_job_info(row));
   return out;
 }
 

@@ -74,6 +74,9 @@ struct Batch {
   std::size_t remaining = 0;
   bool lost = false;       // the lease ran out: results are not ours to record
   bool released = false;   // handed back at stop
+  // Every job is done and the completion is queued or sent: a heartbeat that finds the
+  // row gone is seeing the completion, not a lost lease.
+  bool completing = false;
   Clock::time_point claimed_at = Clock::now();
 };
 
@@ -349,6 +352,7 @@ struct Worker::State : std::enable_shared_from_this<Worker::State> {
       else
         batch->unflushed_outcomes.push_back(std::move(outcome));
       batch_done = --batch->remaining == 0 && !batch->lost && !batch->released;
+      batch->completing = batch_done;
     }
     {
       std::lock_guard lock(q.mutex);
@@ -489,7 +493,11 @@ struct Worker::State : std::enable_shared_from_this<Worker::State> {
   }
 
   void heartbeat() {
-    auto batches = held_batches();
+    std::vector<std::shared_ptr<Batch>> batches;
+    for (auto& b : held_batches()) {
+      std::lock_guard lock(b->mutex);
+      if (!b->completing) batches.push_back(b);
+    }
     if (batches.empty()) return;
     std::vector<std::int64_t> ids;
     for (auto& b : batches) ids.push_back(b->id);
@@ -502,7 +510,7 @@ struct Worker::State : std::enable_shared_from_this<Worker::State> {
       bool still_held = row.get<bool>(1);
       auto cancel_ids = row.get<std::vector<std::int64_t>>(2);
       std::lock_guard lock(b->mutex);
-      if (!still_held && !b->lost) {
+      if (!still_held && !b->lost && !b->completing) {
         b->lost = true;
         for (auto& t : b->tokens) t.request_stop();
         log(fmt::format("lost the lease of batch {} (queue '{}'): its unfinished jobs are offered again", b->id, b->queue));

@@ -36,6 +36,20 @@ BEGIN
 END
 $$;
 
+-- job_state, or an error when the job left no trace.
+CREATE FUNCTION pgstack.job_state_or_error(p_id bigint) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  v_state text := pgstack.job_state(p_id);
+BEGIN
+  IF v_state IS NULL THEN
+    RAISE EXCEPTION 'no job %', p_id USING ERRCODE = '42704',
+      HINT = 'It never existed, or it completed and its partition was truncated.';
+  END IF;
+  RETURN v_state;
+END
+$$;
+
 -- One job with its state, for `pgstack jobs show` and any client.
 CREATE FUNCTION pgstack.job(p_id bigint)
 RETURNS TABLE (id bigint, state text, queue text, kind text, args jsonb, priority smallint, attempt integer,
@@ -70,11 +84,8 @@ DECLARE
 BEGIN
   -- Lock a scheduled row so a concurrent promotion cannot move it meanwhile.
   PERFORM 1 FROM pgstack.job_scheduled WHERE id = p_id FOR UPDATE;
-  v_state := pgstack.job_state(p_id);
-  IF v_state IS NULL THEN
-    RAISE EXCEPTION 'no job %', p_id USING ERRCODE = '42704',
-      HINT = 'It never existed, or it completed and its partition was truncated.';
-  ELSIF v_state IN ('completed', 'discarded', 'cancelled') THEN
+  v_state := pgstack.job_state_or_error(p_id);
+  IF v_state IN ('completed', 'discarded', 'cancelled') THEN
     RAISE EXCEPTION 'job % has already ended (%)', p_id, v_state USING ERRCODE = '55000',
       HINT = 'Only scheduled, retryable, available and running jobs can be cancelled.';
   ELSIF v_state IN ('scheduled', 'retryable') THEN
@@ -103,11 +114,8 @@ DECLARE
 BEGIN
   PERFORM 1 FROM pgstack.job_scheduled WHERE id = p_id FOR UPDATE;
   PERFORM 1 FROM pgstack.job_history WHERE id = p_id FOR UPDATE;
-  v_state := pgstack.job_state(p_id);
-  IF v_state IS NULL THEN
-    RAISE EXCEPTION 'no job %', p_id USING ERRCODE = '42704',
-      HINT = 'It never existed, or it completed and its partition was truncated.';
-  ELSIF v_state IN ('available', 'running', 'completed') THEN
+  v_state := pgstack.job_state_or_error(p_id);
+  IF v_state IN ('available', 'running', 'completed') THEN
     RAISE EXCEPTION 'job % is % and cannot be retried', p_id, v_state USING ERRCODE = '55000',
       HINT = 'Retry works on scheduled, retryable, discarded and cancelled jobs.';
   END IF;
@@ -209,11 +217,13 @@ LANGUAGE sql STABLE AS $$
    ORDER BY q.name
 $$;
 
--- Jobs of a queue (or all) in a state (or all), newest first, for `pgstack jobs list`.
--- Completed jobs are not listed: nothing is kept per completed job but its stream row.
+-- Jobs of a queue (or all) in a state (or all), newest first, for `pgstack jobs list`;
+-- the same columns as pgstack.job(). Completed jobs are not listed: nothing is kept per
+-- completed job but its stream row.
 CREATE FUNCTION pgstack.list_jobs(p_queue text DEFAULT NULL, p_state text DEFAULT NULL, p_limit integer DEFAULT 50)
-RETURNS TABLE (id bigint, state text, queue text, kind text, attempt integer, max_attempts integer,
-               enqueued_at timestamptz, run_at timestamptz, last_error text)
+RETURNS TABLE (id bigint, state text, queue text, kind text, args jsonb, priority smallint, attempt integer,
+               max_attempts integer, enqueued_at timestamptz, run_at timestamptz, finished_at timestamptz,
+               unique_key text, tags text[], errors jsonb, cancel_requested boolean)
 LANGUAGE plpgsql STABLE AS $$
 #variable_conflict use_column
 BEGIN
@@ -226,23 +236,25 @@ BEGIN
     RAISE EXCEPTION 'invalid limit %', p_limit USING ERRCODE = '22023', HINT = 'List 1 to 10000 jobs.';
   END IF;
   RETURN QUERY
-  SELECT * FROM (
-    SELECT s.id, CASE WHEN s.errors = '[]' THEN 'scheduled' ELSE 'retryable' END, s.queue, s.kind, s.attempt,
-           s.max_attempts, s.enqueued_at, s.run_at, s.errors -> -1 ->> 'error'
+  SELECT j.*, EXISTS (SELECT 1 FROM pgstack.job_cancellations x WHERE x.job_id = j.id) FROM (
+    SELECT s.id, CASE WHEN s.errors = '[]' THEN 'scheduled' ELSE 'retryable' END AS state, s.queue, s.kind, s.args,
+           s.priority, s.attempt, s.max_attempts, s.enqueued_at, s.run_at, NULL::timestamptz AS finished_at,
+           s.unique_key, s.tags, s.errors
       FROM pgstack.job_scheduled s
      WHERE (p_queue IS NULL OR s.queue = p_queue) AND (p_state IS NULL OR p_state IN ('scheduled', 'retryable'))
     UNION ALL
-    SELECT h.id, h.state, h.queue, h.kind, h.attempt, h.max_attempts, h.enqueued_at, NULL, h.errors -> -1 ->> 'error'
+    SELECT h.id, h.state, h.queue, h.kind, h.args, h.priority, h.attempt, h.max_attempts, h.enqueued_at, NULL,
+           h.finished_at, h.unique_key, h.tags, h.errors
       FROM pgstack.job_history h
      WHERE (p_queue IS NULL OR h.queue = p_queue) AND (p_state IS NULL OR h.state = p_state)
     UNION ALL
-    SELECT s.id, 'running', s.queue, s.kind, s.attempt, s.max_attempts, s.enqueued_at, s.available_at,
-           s.errors -> -1 ->> 'error'
+    SELECT s.id, 'running', s.queue, s.kind, s.args, s.priority, s.attempt, s.max_attempts, s.enqueued_at,
+           s.available_at, NULL, s.unique_key, s.tags, s.errors
       FROM pgstack.job_batches b, pgstack.job_latest(pgstack.job_batch_unfinished(b)) s
      WHERE (p_queue IS NULL OR b.queue = p_queue) AND (p_state IS NULL OR p_state = 'running')
     UNION ALL
-    SELECT s.id, 'available', s.queue, s.kind, s.attempt, s.max_attempts, s.enqueued_at, s.available_at,
-           s.errors -> -1 ->> 'error'
+    SELECT s.id, 'available', s.queue, s.kind, s.args, s.priority, s.attempt, s.max_attempts, s.enqueued_at,
+           s.available_at, NULL, s.unique_key, s.tags, s.errors
       FROM pgstack.job_cursors c JOIN pgstack.job_stream s ON s.queue = c.queue AND s.priority = c.priority
      WHERE (p_queue IS NULL OR c.queue = p_queue) AND (p_state IS NULL OR p_state = 'available')
        AND s.xid >= pg_snapshot_xmin(c.tick_lo) AND NOT pg_visible_in_snapshot(s.xid, c.tick_lo)
