@@ -44,6 +44,10 @@ struct Job {
   nlohmann::json errors = nlohmann::json::array();  // earlier attempts: [{attempt, at, error}]
 };
 
+// How long a unique key is held: until the job ends (completes, is discarded or
+// cancelled), or only until it starts running, so one more may wait meanwhile.
+enum class UniqueWhile { active, pending };
+
 // Everything optional: the kind's registered defaults fill the gaps.
 struct EnqueueOptions {
   std::optional<std::string> queue;
@@ -53,6 +57,7 @@ struct EnqueueOptions {
   // At most one job with this key per queue until it completes, is discarded or is
   // cancelled; enqueueing another returns the holder with duplicate = true.
   std::optional<std::string> unique_key;
+  UniqueWhile unique_while = UniqueWhile::active;
   std::vector<std::string> tags;
 };
 
@@ -65,7 +70,7 @@ struct EnqueueResult {
 struct JobRequest {
   std::string kind;
   nlohmann::json args = nlohmann::json::object();
-  EnqueueOptions options;  // tags are taken from the call, not from here
+  EnqueueOptions options;  // tags and unique_while are taken from the call, not from here
 };
 
 // A job as `pgstack jobs show` reports it.

@@ -39,7 +39,7 @@ JobState parse_job_state(std::string_view text) {
 namespace sql {
 
 const char* const kEnqueueMany =
-    "select id, duplicate from pgstack.enqueue_many($1, $2, $3, $4, $5, $6, $7, $8)";
+    "select id, duplicate from pgstack.enqueue_many($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 const char* const kRegisterKind = "select pgstack.register_job_kind($1, $2, $3, $4)";
 const char* const kCreateQueue = "select pgstack.create_job_queue($1, $2)";
 const char* const kCancel = "select pgstack.cancel_job($1)";
@@ -58,7 +58,8 @@ const char* const kList =
     "unique_key, tags, errors, cancel_requested from pgstack.list_jobs($1, $2, $3)";
 const char* const kMaintain = "select pgstack.jobs_maintain()";
 
-pg::Params enqueue_params(const std::vector<JobRequest>& jobs, const std::vector<std::string>& tags) {
+pg::Params enqueue_params(const std::vector<JobRequest>& jobs, const std::vector<std::string>& tags,
+                          UniqueWhile unique_while) {
   std::vector<std::string> kinds;
   std::vector<nlohmann::json> args;
   std::vector<std::optional<std::string>> queues, unique_keys;
@@ -90,7 +91,8 @@ pg::Params enqueue_params(const std::vector<JobRequest>& jobs, const std::vector
   auto opt = [](bool any, auto&& v) { return any ? std::optional(std::move(v)) : std::nullopt; };
   return pg::Params::of(kinds, args, opt(any_queue, std::move(queues)), opt(any_priority, std::move(priorities)),
                         opt(any_run_at, std::move(run_at)), opt(any_attempts, std::move(max_attempts)),
-                        opt(any_unique, std::move(unique_keys)), tags);
+                        opt(any_unique, std::move(unique_keys)), tags,
+                        std::string(unique_while == UniqueWhile::pending ? "pending" : "active"));
 }
 
 std::vector<EnqueueResult> enqueue_results(const pg::Result& r) {

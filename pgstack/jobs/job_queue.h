@@ -37,7 +37,8 @@ extern const char* const kStats;
 extern const char* const kJob;
 extern const char* const kList;
 extern const char* const kMaintain;
-pg::Params enqueue_params(const std::vector<JobRequest>& jobs, const std::vector<std::string>& tags);
+pg::Params enqueue_params(const std::vector<JobRequest>& jobs, const std::vector<std::string>& tags,
+                          UniqueWhile unique_while);
 std::vector<EnqueueResult> enqueue_results(const pg::Result& r);
 std::vector<QueueStats> queue_stats(const pg::Result& r);
 std::optional<JobInfo> job_info(const pg::Result& r);
@@ -58,15 +59,17 @@ class JobQueue {
   static EnqueueResult enqueue(Db& db, std::string_view kind, const nlohmann::json& args = nlohmann::json::object(),
                                const EnqueueOptions& options = {}) {
     std::vector<JobRequest> one{JobRequest{std::string(kind), args, options}};
-    return enqueue_many(db, one, options.tags).front();
+    return enqueue_many(db, one, options.tags, options.unique_while).front();
   }
 
-  // One statement for the lot; results in input order. tags apply to every job.
+  // One statement for the lot; results in input order. tags and unique_while apply to
+  // every job of the call.
   template <class Db>
   static std::vector<EnqueueResult> enqueue_many(Db& db, const std::vector<JobRequest>& jobs,
-                                                 const std::vector<std::string>& tags = {}) {
+                                                 const std::vector<std::string>& tags = {},
+                                                 UniqueWhile unique_while = UniqueWhile::active) {
     if (jobs.empty()) return {};
-    return sql::enqueue_results(db.execute(sql::kEnqueueMany, sql::enqueue_params(jobs, tags)));
+    return sql::enqueue_results(db.execute(sql::kEnqueueMany, sql::enqueue_params(jobs, tags, unique_while)));
   }
 
   template <class Db>

@@ -147,6 +147,25 @@ TEST_F(JobQueueTest, SixteenConcurrentEnqueuersOfOneUniqueKeyMakeOneJob) {
   EXPECT_FALSE(JobQueue::enqueue(conn_, "email", {}, {.unique_key = "welcome:42"}).duplicate);
 }
 
+TEST_F(JobQueueTest, APendingUniqueKeyIsFreeOnceItsJobStarts) {
+  auto first = JobQueue::enqueue(conn_, "noop", {}, {.unique_key = "reindex:7", .unique_while = UniqueWhile::pending});
+  EXPECT_TRUE(JobQueue::enqueue(conn_, "noop", {}, {.unique_key = "reindex:7", .unique_while = UniqueWhile::pending})
+                  .duplicate) << "held while waiting";
+  auto [b, ids] = claim("default", 10);
+  ASSERT_EQ(ids, std::vector<std::int64_t>{first.id});
+  auto second = JobQueue::enqueue(conn_, "noop", {}, {.unique_key = "reindex:7", .unique_while = UniqueWhile::pending});
+  EXPECT_FALSE(second.duplicate) << "free once the first started: one more may wait while it runs";
+  conn_.query("select pgstack.complete_batch($1, 'w')", b);
+  EXPECT_TRUE(JobQueue::enqueue(conn_, "noop", {}, {.unique_key = "reindex:7"}).duplicate)
+      << "completing the first did not release the second's key";
+  try {
+    conn_.query("select pgstack.enqueue('noop', unique_key => 'k', unique_while => 'forever')");
+    FAIL() << "an unknown unique_while was accepted";
+  } catch (const pg::SqlError& e) {
+    EXPECT_NE(std::string(e.what()).find("invalid unique_while 'forever'"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(JobQueueTest, FailedAttemptsRetryWithTheirErrorsThenAreDiscarded) {
   auto id = JobQueue::enqueue(conn_, "email", {{"to", "x"}}).id;  // max_attempts 3
   for (int attempt = 1; attempt <= 3; ++attempt) {

@@ -161,12 +161,15 @@ CREATE INDEX job_history_finished_at ON pgstack.job_history (finished_at);
 CREATE INDEX job_history_queue_state ON pgstack.job_history (queue, state);
 
 -- Unique jobs: a key is held from enqueue until the job completes, is discarded or is
--- cancelled. The primary key makes concurrent enqueuers of one key wait for each other
+-- cancelled (unique_while 'active'), or only until it starts ('pending'). The primary key makes concurrent enqueuers of one key wait for each other
 -- and all but the first find it taken.
 CREATE TABLE pgstack.job_unique_keys (
   queue text NOT NULL,
   unique_key text NOT NULL,
   job_id bigint NOT NULL,
+  -- Enqueued with unique_while => 'pending': the key is released when the job starts,
+  -- so one more can wait while it runs (debouncing).
+  release_at_start boolean NOT NULL DEFAULT false,
   PRIMARY KEY (queue, unique_key)
 ) WITH (autovacuum_vacuum_threshold = 500, autovacuum_vacuum_scale_factor = 0.05);
 CREATE INDEX job_unique_keys_job ON pgstack.job_unique_keys (job_id);

@@ -88,7 +88,8 @@ CREATE FUNCTION pgstack.enqueue_many(
   run_at timestamptz[] DEFAULT NULL,
   max_attempts integer[] DEFAULT NULL,
   unique_keys text[] DEFAULT NULL,
-  tags text[] DEFAULT '{}')
+  tags text[] DEFAULT '{}',
+  unique_while text DEFAULT 'active')
 RETURNS TABLE (id bigint, duplicate boolean)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -110,6 +111,11 @@ BEGIN
      OR (unique_keys IS NOT NULL AND cardinality(unique_keys) <> n) THEN
     RAISE EXCEPTION 'enqueue_many: the arrays differ in length (% kinds, % args)', n, coalesce(cardinality(args), 0)
       USING ERRCODE = '22023', HINT = 'Pass one element per job in every array given (or NULL for an array to take the defaults).';
+  END IF;
+  IF enqueue_many.unique_while IS NULL OR enqueue_many.unique_while NOT IN ('active', 'pending') THEN
+    RAISE EXCEPTION 'invalid unique_while %', coalesce(quote_literal(enqueue_many.unique_while), 'NULL')
+      USING ERRCODE = '22023',
+            HINT = 'active: the key is held until the job ends; pending: only until it starts running.';
   END IF;
   IF cardinality(enqueue_many.tags) > 32 OR EXISTS (SELECT 1 FROM unnest(enqueue_many.tags) t WHERE t IS NULL OR length(t) NOT BETWEEN 1 AND 64) THEN
     RAISE EXCEPTION 'invalid job tags %', enqueue_many.tags
@@ -170,8 +176,8 @@ BEGIN
   -- enqueuer of the same key to finish, and the next statement's snapshot then sees the
   -- key it committed.
   IF unique_keys IS NOT NULL AND EXISTS (SELECT 1 FROM unnest(unique_keys) u WHERE u IS NOT NULL) THEN
-    INSERT INTO pgstack.job_unique_keys (queue, unique_key, job_id)
-    SELECT coalesce(i.queue, k.queue), i.unique_key, i.id
+    INSERT INTO pgstack.job_unique_keys (queue, unique_key, job_id, release_at_start)
+    SELECT coalesce(i.queue, k.queue), i.unique_key, i.id, enqueue_many.unique_while = 'pending'
       FROM unnest(kinds, queues, unique_keys, v_ids) AS i (kind, queue, unique_key, id)
       JOIN pgstack.job_kinds k ON k.kind = i.kind
      WHERE i.unique_key IS NOT NULL
@@ -220,7 +226,7 @@ BEGIN
      ORDER BY i.n;
 END
 $$;
-COMMENT ON FUNCTION pgstack.enqueue_many(text[], jsonb[], text[], integer[], timestamptz[], integer[], text[], text[]) IS
+COMMENT ON FUNCTION pgstack.enqueue_many(text[], jsonb[], text[], integer[], timestamptz[], integer[], text[], text[], text) IS
   'Enqueues one job per element of kinds/args (other arrays optional), in the caller''s transaction';
 
 -- Enqueues one job; see enqueue_many for the result.
@@ -233,13 +239,14 @@ CREATE FUNCTION pgstack.enqueue(
   run_at timestamptz DEFAULT NULL,
   max_attempts integer DEFAULT NULL,
   unique_key text DEFAULT NULL,
-  tags text[] DEFAULT '{}')
+  tags text[] DEFAULT '{}',
+  unique_while text DEFAULT 'active')
 RETURNS TABLE (id bigint, duplicate boolean)
 LANGUAGE sql AS $$
   SELECT * FROM pgstack.enqueue_many(ARRAY[kind], ARRAY[args], ARRAY[queue], ARRAY[priority], ARRAY[run_at],
-                                     ARRAY[max_attempts], ARRAY[unique_key], tags)
+                                     ARRAY[max_attempts], ARRAY[unique_key], tags, unique_while)
 $$;
-COMMENT ON FUNCTION pgstack.enqueue(text, jsonb, text, integer, timestamptz, integer, text, text[]) IS
+COMMENT ON FUNCTION pgstack.enqueue(text, jsonb, text, integer, timestamptz, integer, text, text[], text) IS
   'Enqueues one job in the caller''s transaction; returns its id (or the holder''s id when the unique key is taken)';
 
 -- Jobs became available in these queues: wakes the workers listening. pg_notify drops

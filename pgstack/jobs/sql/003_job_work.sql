@@ -47,6 +47,7 @@ DECLARE
   v_rows pgstack.job_stream[];
   v_last pgstack.job_stream;
   v_batch bigint;
+  v_unique bigint[];
   v_start xid8;
   v_any_cancel boolean;
 BEGIN
@@ -115,7 +116,11 @@ BEGIN
            cardinality(v_rows), coalesce(array_agg(r.id) FILTER (WHERE r.unique_key IS NOT NULL), '{}'),
            v_rows[1].xid, now() + make_interval(secs => p_lease_seconds)
       FROM unnest(v_rows) r
-    RETURNING id INTO v_batch;
+    RETURNING id, unique_ids INTO v_batch, v_unique;
+    IF cardinality(v_unique) > 0 THEN
+      -- Keys enqueued with unique_while => 'pending' are free once the job starts.
+      DELETE FROM pgstack.job_unique_keys u WHERE u.job_id = ANY (v_unique) AND u.release_at_start;
+    END IF;
     v_any_cancel := EXISTS (SELECT 1 FROM pgstack.job_cancellations);
     RETURN QUERY
       SELECT v_batch, r.id, r.attempt, r.kind, r.args, r.queue, r.priority, r.max_attempts, r.enqueued_at,
