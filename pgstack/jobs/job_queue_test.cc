@@ -346,6 +346,10 @@ TEST_F(JobQueueTest, AJobWrittenToTheOldSlotAfterRotationIsNotLost) {
     EXPECT_EQ(state_of(late_id) == "(none)", false) << "the late job was truncated away: " << report;
   }
   EXPECT_EQ(state_of(late_id), "completed");
+  // And once it is done, the old slot is truncated: a late writer does not block it for good.
+  claim("default", 100);
+  auto report = JobQueue::maintain(conn_);
+  EXPECT_EQ(count("select count(*) from pgstack.job_stream where id = " + std::to_string(late_id)), 0) << report;
 }
 
 TEST_F(JobQueueTest, BadInputGetsAClearErrorAndChangesNothing) {

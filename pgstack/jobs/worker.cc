@@ -49,6 +49,10 @@ std::string default_worker_name() {
 
 double seconds_of(std::chrono::milliseconds d) { return static_cast<double>(d.count()) / 1000.0; }
 
+// A snooze or retry delay as the SQL API takes it: 0 to a year (a handler's or backoff
+// function's out-of-range value would otherwise make the completion fail).
+double bounded_delay(std::chrono::milliseconds d) { return std::clamp(seconds_of(d), 0.0, 365.0 * 86400.0); }
+
 void push_sample(std::vector<double>& samples, double value) {
   if (samples.size() >= kTimingSamples) samples.erase(samples.begin(), samples.begin() + kTimingSamples / 4);
   samples.push_back(value);
@@ -69,6 +73,9 @@ struct Batch {
   std::vector<char> finished;
   std::vector<char> cancel_requested, timed_out;
   std::mutex mutex;                            // guards everything below and the vectors above
+  // Held while this batch's results go to the database (a checkpoint or the completion),
+  // so one cannot send what the other has taken and not yet recorded.
+  std::mutex db_mutex;
   std::vector<std::int64_t> unflushed_succeeded;  // finished since the last checkpoint
   nlohmann::json unflushed_outcomes = nlohmann::json::array();
   std::size_t remaining = 0;
@@ -82,6 +89,7 @@ struct Batch {
 
 struct QueueRuntime {
   QueueOptions options;
+  std::thread fetcher;
   std::mutex mutex;
   std::condition_variable ready_cv;   // executors wait for jobs
   std::condition_variable fetch_cv;   // the fetcher waits for room or a wake-up
@@ -114,6 +122,7 @@ struct Worker::State : std::enable_shared_from_this<Worker::State> {
   std::map<std::string, std::unique_ptr<QueueRuntime>> queues;
 
   std::atomic<bool> stopping{false};
+  std::atomic<int> running_handlers{0};  // started and not yet finished, across queues
   std::atomic<bool> stop_executors{false};
   std::atomic<bool> started{false};
 
@@ -278,10 +287,18 @@ struct Worker::State : std::enable_shared_from_this<Worker::State> {
     bool cancelled_at_claim;
     auto it = handlers.find(job.kind);
     {
+      // Checked and marked in one step: stop() either sees this job running and waits
+      // for it, or this sees stop() and leaves the job unstarted, to be handed back.
       std::lock_guard lock(batch->mutex);
+      if (stopping || batch->released) {
+        std::lock_guard qlock(q.mutex);
+        --q.outstanding;
+        return;
+      }
       cancelled_at_claim = batch->cancelled_at_claim[i] || batch->lost;
       batch->started[i] = Clock::now();
       if (it != handlers.end()) batch->timeouts[i] = it->second.options.timeout;
+      ++running_handlers;
     }
     auto wall_start = std::chrono::system_clock::now();
     if (cancelled_at_claim) {
@@ -317,13 +334,13 @@ struct Worker::State : std::enable_shared_from_this<Worker::State> {
       } else if (d.outcome == JobContext::Outcome::discard) {
         outcome = {{"id", job.id}, {"outcome", "discard"}, {"error", d.reason}};
       } else if (d.outcome == JobContext::Outcome::snooze) {
-        outcome = {{"id", job.id}, {"outcome", "snooze"}, {"delay_seconds", seconds_of(d.delay)}};
+        outcome = {{"id", job.id}, {"outcome", "snooze"}, {"delay_seconds", bounded_delay(d.delay)}};
       } else if (threw) {
         if (timed_out)
           error = fmt::format("timed out after {} ms: {}", it->second.options.timeout.count(), error);
         outcome = {{"id", job.id}, {"outcome", "retry"}, {"error", error}};
         if (it->second.options.backoff)
-          outcome["delay_seconds"] = seconds_of(it->second.options.backoff(job.attempt));
+          outcome["delay_seconds"] = bounded_delay(it->second.options.backoff(job.attempt));
       }
     }
     auto run_ms = std::chrono::duration<double, std::milli>(std::chrono::system_clock::now() - wall_start).count();
@@ -346,6 +363,7 @@ struct Worker::State : std::enable_shared_from_this<Worker::State> {
     bool batch_done = false;
     {
       std::lock_guard lock(batch->mutex);
+      --running_handlers;
       batch->finished[i] = 1;
       if (outcome.is_null())
         batch->unflushed_succeeded.push_back(job.id);
@@ -389,7 +407,7 @@ struct Worker::State : std::enable_shared_from_this<Worker::State> {
         // The database is unreachable: keep the batches and try again.
         log(fmt::format("completing {} batch(es) failed (retrying in {} ms): {}", work.size(), backoff.count(), e.what()));
         {
-          std::lock_guard lock(complete_mutex);
+          std::lock_guard lock(complete_mutex);  // what complete() left in work
           for (auto it = work.rbegin(); it != work.rend(); ++it) to_complete.push_front(*it);
         }
         std::this_thread::sleep_for(backoff);
@@ -413,32 +431,48 @@ struct Worker::State : std::enable_shared_from_this<Worker::State> {
     held.erase(b->id);
   }
 
-  // Several batches in one transaction (one commit); when that fails on a batch we no
-  // longer hold, each is retried alone so the others still complete.
+  // Several batches in one transaction (one commit). When that fails on a batch the
+  // database refuses, each is sent alone so the others still complete. `work` keeps the
+  // batches not yet dealt with: if the database is unreachable they are tried again.
   void complete(std::vector<std::shared_ptr<Batch>>& work) {
     static const char* kSql = "select pgstack.complete_batch($1, $2, $3)";
     if (work.size() > 1) {
+      std::vector<std::unique_lock<std::mutex>> locks;
+      for (auto& b : work) locks.emplace_back(b->db_mutex);
       try {
         pg::Transaction tx(pool->acquire());
         for (auto& b : work) tx.query(kSql, b->id, options.name, outcomes_of(*b));
         tx.commit();
         for (auto& b : work) forget(b);
+        work.clear();
         return;
-      } catch (const pg::SqlError& e) {
-        if (e.sqlstate() != "55000") throw;
+      } catch (const pg::ConnectionError&) {
+        throw;
+      } catch (const pg::SqlError&) {
+        // a batch was refused: find it below
       }
     }
-    for (auto& b : work) {
+    while (!work.empty()) {
+      auto b = work.front();
+      std::lock_guard db_lock(b->db_mutex);
       try {
         pool->acquire().query(kSql, b->id, options.name, outcomes_of(*b));
+      } catch (const pg::ConnectionError&) {
+        throw;  // work still holds it
       } catch (const pg::SqlError& e) {
-        if (e.sqlstate() != "55000") throw;
-        log(fmt::format("batch {} of queue '{}' was lost before it completed: {}", b->id, b->queue,
-                        e.fields().message));
+        // 55000: the lease ran out and the jobs were offered again. Anything else (a bad
+        // outcome) would fail every time: give the batch up so it does not hold up the
+        // others; its lease runs out and its unfinished jobs are offered again.
+        log(e.sqlstate() == "55000"
+                ? fmt::format("batch {} of queue '{}' was lost before it completed: {}", b->id, b->queue,
+                              e.fields().message)
+                : fmt::format("could not complete batch {} of queue '{}' ({}); its lease will run out and its jobs "
+                              "will be offered again", b->id, b->queue, e.what()));
         std::lock_guard lock(metrics_mutex);
         ++metrics.queues[b->queue].batches_lost;
       }
       forget(b);
+      work.erase(work.begin());
     }
   }
 
@@ -493,11 +527,9 @@ struct Worker::State : std::enable_shared_from_this<Worker::State> {
   }
 
   void heartbeat() {
-    std::vector<std::shared_ptr<Batch>> batches;
-    for (auto& b : held_batches()) {
-      std::lock_guard lock(b->mutex);
-      if (!b->completing) batches.push_back(b);
-    }
+    // Batches waiting to complete are renewed too: if the database is slow to take the
+    // completion, their leases must not run out meanwhile.
+    auto batches = held_batches();
     if (batches.empty()) return;
     std::vector<std::int64_t> ids;
     for (auto& b : batches) ids.push_back(b->id);
@@ -537,6 +569,7 @@ struct Worker::State : std::enable_shared_from_this<Worker::State> {
   // Records finished jobs of batches still running, so a crash does not run them again.
   void checkpoint() {
     for (auto& b : held_batches()) {
+      std::lock_guard db_lock(b->db_mutex);
       std::vector<std::int64_t> succeeded;
       nlohmann::json outcomes;
       {
@@ -722,7 +755,7 @@ void Worker::start() {
   for (auto& [name, q] : s.queues) {
     QueueRuntime* qr = q.get();
     for (int i = 0; i < qr->options.concurrency; ++i) qr->threads.emplace_back([self, qr] { self->execute_loop(*qr); });
-    qr->threads.emplace_back([self, qr] { self->fetch_loop(*qr); });
+    qr->fetcher = std::thread([self, qr] { self->fetch_loop(*qr); });
   }
   s.service_threads.emplace_back([self] { self->complete_loop(); });
   s.service_threads.emplace_back([self] { self->housekeeping_loop(); });
@@ -732,24 +765,21 @@ void Worker::start() {
 void Worker::stop(std::chrono::milliseconds deadline) {
   auto& s = *state_;
   if (!s.started || s.stopping.exchange(true)) return;
-  // 1. No more claims; jobs claimed but not started are handed back below.
+  // 1. No more claims. A claim in flight finishes and registers its batch, so the fetch
+  //    threads are joined before anything is handed back. Executors start no new job
+  //    from now on (run_one checks `stopping`); queued ones stay unstarted.
+  for (auto& [name, q] : s.queues) q->fetch_cv.notify_all();
+  s.house_cv.notify_all();
+  for (auto& [name, q] : s.queues)
+    if (q->fetcher.joinable()) q->fetcher.join();
   for (auto& [name, q] : s.queues) {
     std::lock_guard lock(q->mutex);
     q->outstanding -= q->ready.size();
     q->ready.clear();
-    q->fetch_cv.notify_all();
   }
-  s.house_cv.notify_all();
   // 2. Running handlers get until the deadline, then their cancel tokens fire and they
   //    get one more second.
-  auto running = [&] {
-    for (auto& b : s.held_batches()) {
-      std::lock_guard lock(b->mutex);
-      for (std::size_t i = 0; i < b->ids.size(); ++i)
-        if (b->started[i] != Clock::time_point{} && !b->finished[i]) return true;
-    }
-    return false;
-  };
+  auto running = [&] { return s.running_handlers.load() > 0; };
   auto until = Clock::now() + deadline;
   while (running() && Clock::now() < until) std::this_thread::sleep_for(10ms);
   if (running()) {
@@ -766,17 +796,18 @@ void Worker::stop(std::chrono::milliseconds deadline) {
     s.completer_done = true;
   }
   s.complete_cv.notify_all();
-  s.stop_executors = true;
-  for (auto& [name, q] : s.queues) q->ready_cv.notify_all();
   for (auto& t : s.service_threads)
     if (t.joinable()) t.join();
   s.release_all();
-  // Executors stuck in a handler that ignores its token are left behind (detached);
-  // they hold the state alive and their results are discarded.
+  // 4. Executors. One stuck in a handler that ignores its token is left behind
+  //    (detached); it holds the state alive and its result is discarded.
+  s.stop_executors = true;
+  for (auto& [name, q] : s.queues) q->ready_cv.notify_all();
+  const bool stuck = running();
   for (auto& [name, q] : s.queues)
     for (auto& t : q->threads) {
       if (!t.joinable()) continue;
-      if (running())
+      if (stuck)
         t.detach();
       else
         t.join();

@@ -113,7 +113,6 @@ CREATE TABLE pgstack.job_batches (
   job_count integer NOT NULL,
   done_ids bigint[] NOT NULL DEFAULT '{}',     -- finished, recorded by a checkpoint
   unique_ids bigint[] NOT NULL DEFAULT '{}',   -- the jobs holding a unique key
-  min_xid xid8 NOT NULL,                       -- keeps their partitions from truncation
   claimed_at timestamptz NOT NULL DEFAULT now(),
   lease_expires_at timestamptz NOT NULL
 ) WITH (autovacuum_vacuum_threshold = 500, autovacuum_vacuum_scale_factor = 0);

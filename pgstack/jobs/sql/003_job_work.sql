@@ -47,6 +47,7 @@ DECLARE
   v_rows pgstack.job_stream[];
   v_last pgstack.job_stream;
   v_batch bigint;
+  v_hi pg_snapshot;
   v_unique bigint[];
   v_start xid8;
   v_any_cancel boolean;
@@ -92,17 +93,21 @@ BEGIN
                ORDER BY s.xid, s.id
                LIMIT want) t;
       EXIT WHEN v_rows IS NOT NULL OR round = 2;
-      -- The batch is used up: tick. The next batch starts at the oldest job row written
-      -- by a transaction that was open at the old tick (found by probing the snapshot's
-      -- in-progress list), else at the old tick's xmax, so a long transaction that
-      -- enqueued nothing does not make every batch rescan what came after it.
+      -- The batch is used up: tick. The new snapshot is taken first; the next batch
+      -- starts at the oldest job row written by a transaction that was open at the old
+      -- tick (found by probing the old snapshot's in-progress list), else at the old
+      -- tick's xmax, so a long transaction that enqueued nothing does not make every
+      -- batch rescan what came after it. The probe runs in a later statement, so its
+      -- snapshot sees every row visible in the new tick: a transaction that commits in
+      -- between cannot fall behind the start.
+      v_hi := pg_current_snapshot();
       v_start := coalesce(
         (SELECT min(x.xid) FROM pg_snapshot_xip(c.tick_hi) AS x (xid)
           WHERE EXISTS (SELECT 1 FROM pgstack.job_stream s
                          WHERE s.queue = p_queue AND s.priority = v_priority AND s.xid = x.xid)),
         pg_snapshot_xmax(c.tick_hi));
       UPDATE pgstack.job_cursors
-         SET tick_lo = c.tick_hi, tick_hi = pg_current_snapshot(), pos_xid = v_start, pos_id = 0, ticked_at = now()
+         SET tick_lo = c.tick_hi, tick_hi = v_hi, pos_xid = v_start, pos_id = 0, ticked_at = now()
        WHERE queue = p_queue AND priority = v_priority;
     END LOOP;
     CONTINUE WHEN v_rows IS NULL;
@@ -111,10 +116,10 @@ BEGIN
     UPDATE pgstack.job_cursors SET pos_xid = v_last.xid, pos_id = v_last.id
      WHERE queue = p_queue AND priority = v_priority;
     INSERT INTO pgstack.job_batches (queue, priority, worker, tick_lo, tick_hi, from_xid, from_id, to_xid, to_id,
-                                     job_count, unique_ids, min_xid, lease_expires_at)
+                                     job_count, unique_ids, lease_expires_at)
     SELECT p_queue, v_priority, p_worker, c.tick_lo, c.tick_hi, c.pos_xid, c.pos_id, v_last.xid, v_last.id,
            cardinality(v_rows), coalesce(array_agg(r.id) FILTER (WHERE r.unique_key IS NOT NULL), '{}'),
-           v_rows[1].xid, now() + make_interval(secs => p_lease_seconds)
+           now() + make_interval(secs => p_lease_seconds)
       FROM unnest(v_rows) r
     RETURNING id, unique_ids INTO v_batch, v_unique;
     IF cardinality(v_unique) > 0 THEN
@@ -184,6 +189,8 @@ BEGIN
     RETURNING id
   ), released AS (
     DELETE FROM pgstack.job_unique_keys u USING out_of_attempts o WHERE u.job_id = o.id
+  ), uncancelled AS (
+    DELETE FROM pgstack.job_cancellations x USING out_of_attempts o WHERE x.job_id = o.id
   ), offered AS (
     INSERT INTO pgstack.job_stream (id, attempt, xid, slot, queue, priority, kind, args, max_attempts,
                                     enqueued_at, available_at, unique_key, tags, errors)
@@ -241,12 +248,13 @@ BEGIN
   SELECT format('%s (%s)', o.value, CASE
            WHEN jsonb_typeof(o.value -> 'id') IS DISTINCT FROM 'number' THEN 'no numeric id'
            WHEN coalesce(o.value ->> 'outcome', '') NOT IN ('retry', 'discard', 'cancel', 'snooze') THEN 'outcome is not retry, discard, cancel or snooze'
-           ELSE 'snooze needs delay_seconds between 0 and a year' END)
+           ELSE 'delay_seconds must be between 0 and a year (required for a snooze)' END)
     INTO v_bad
     FROM jsonb_array_elements(p_outcomes) o
    WHERE jsonb_typeof(o.value -> 'id') IS DISTINCT FROM 'number'
       OR coalesce(o.value ->> 'outcome', '') NOT IN ('retry', 'discard', 'cancel', 'snooze')
       OR (o.value ->> 'outcome' = 'snooze' AND coalesce((o.value ->> 'delay_seconds')::double precision, -1) NOT BETWEEN 0 AND 31536000)
+      OR (o.value ->> 'outcome' = 'retry' AND (o.value ->> 'delay_seconds')::double precision NOT BETWEEN 0 AND 31536000)
    LIMIT 1;
   IF v_bad IS NOT NULL THEN
     RAISE EXCEPTION 'invalid job outcome %', v_bad USING ERRCODE = '22023';
@@ -361,6 +369,10 @@ LANGUAGE plpgsql AS $$
 DECLARE
   b pgstack.job_batches := pgstack.job_held_batch(p_batch, p_worker);
 BEGIN
+  IF p_lease_seconds IS NULL OR p_lease_seconds NOT BETWEEN 1 AND 86400 THEN
+    RAISE EXCEPTION 'checkpoint_batch: invalid lease of % seconds', p_lease_seconds USING ERRCODE = '22023',
+      HINT = 'A lease is 1 to 86400 seconds.';
+  END IF;
   UPDATE pgstack.job_batches
      SET done_ids = done_ids || pgstack.job_record_outcomes(b, coalesce(p_succeeded, '{}'), p_outcomes),
          lease_expires_at = now() + make_interval(secs => p_lease_seconds)

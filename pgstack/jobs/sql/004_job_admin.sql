@@ -278,6 +278,33 @@ LANGUAGE sql AS $$
   RETURNING true
 $$;
 
+-- True when slot s holds rows and all of them are handed out and finished (see
+-- jobs_maintain). Rows of a queue nobody works, or of a paused queue, keep it false.
+CREATE FUNCTION pgstack.job_slot_finished(s integer) RETURNS boolean
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  v_part text := 'job_stream_' || s;
+  v_flag boolean;
+BEGIN
+  EXECUTE format('SELECT EXISTS (SELECT 1 FROM pgstack.%I)', v_part) INTO v_flag;
+  IF NOT v_flag THEN RETURN false; END IF;        -- empty: nothing to truncate
+  -- A row its cursor's older tick does not see is in the batch being handed out, or later.
+  EXECUTE format(
+    'SELECT EXISTS (SELECT 1 FROM pgstack.job_cursors c WHERE EXISTS (
+       SELECT 1 FROM pgstack.%I r WHERE r.queue = c.queue AND r.priority = c.priority
+          AND r.xid >= pg_snapshot_xmin(c.tick_lo) AND NOT pg_visible_in_snapshot(r.xid, c.tick_lo)))',
+    v_part) INTO v_flag;
+  IF v_flag THEN RETURN false; END IF;
+  -- A live batch (claimed, not finished) covering a row of this slot.
+  EXECUTE format(
+    'SELECT EXISTS (SELECT 1 FROM pgstack.job_batches b WHERE EXISTS (
+       SELECT 1 FROM pgstack.%I r WHERE r.queue = b.queue AND r.priority = b.priority
+          AND (r.xid, r.id) > (b.from_xid, b.from_id) AND (r.xid, r.id) <= (b.to_xid, b.to_id)))',
+    v_part) INTO v_flag;
+  RETURN NOT v_flag;
+END
+$$;
+
 -- Housekeeping, run by workers about once a second; one runner at a time (the others
 -- return NULL at once). Offers again the jobs of batches whose lease ran out, moves due
 -- scheduled jobs into the stream, starts a new epoch on the next partition every
@@ -296,7 +323,6 @@ DECLARE
   v_deleted integer := 0;
   v_xid xid8;
   v_slot smallint;
-  v_end xid8;
   v_flag boolean;
   cfg pgstack.job_settings;
 BEGIN
@@ -345,37 +371,22 @@ BEGIN
     END IF;
   END IF;
 
-  -- An old slot is truncated when no transaction that could write to it is still open,
-  -- every cursor has moved past all of its rows, and no live batch holds any of them.
+  -- An old slot is truncated when every row in it has been handed out and finished:
+  -- every cursor's older tick sees all of its queue's rows there (its earlier batches
+  -- were handed out in full), and no live batch covers any of them. The checks run
+  -- again with the partition locked, so a writer mid-insert has committed (or given
+  -- up) and is seen. A transaction that read the epochs before the rotation committed
+  -- may write to the slot after the TRUNCATE; its rows are new work and stay.
   FOR s IN 0..2 LOOP
     CONTINUE WHEN s = cur.slot;
-    -- The slot's last epoch ends where the next epoch starts.
-    SELECT min(n.start_xid) INTO v_end FROM pgstack.job_epochs n
-     WHERE n.epoch > (SELECT max(e.epoch) FROM pgstack.job_epochs e WHERE e.slot = s);
-    CONTINUE WHEN v_end IS NULL;
-    CONTINUE WHEN pg_snapshot_xmin(pg_current_snapshot()) < v_end;
-    EXECUTE format('SELECT EXISTS (SELECT 1 FROM pgstack.%I)', 'job_stream_' || s) INTO v_flag;
-    CONTINUE WHEN NOT v_flag;                        -- empty already
-    CONTINUE WHEN EXISTS (SELECT 1 FROM pgstack.job_batches WHERE min_xid < v_end);
-    EXECUTE format(
-      'SELECT EXISTS (SELECT 1 FROM pgstack.job_cursors c WHERE pg_snapshot_xmin(c.tick_lo) < $1 AND EXISTS (
-         SELECT 1 FROM pgstack.%I s WHERE s.queue = c.queue AND s.priority = c.priority
-            AND s.xid >= pg_snapshot_xmin(c.tick_lo) AND NOT pg_visible_in_snapshot(s.xid, c.tick_lo)))',
-      'job_stream_' || s) INTO v_flag USING v_end;
-    CONTINUE WHEN v_flag;                            -- a cursor has not handed all its rows out
+    CONTINUE WHEN NOT pgstack.job_slot_finished(s);   -- without the lock first: cheap, usually decisive
     BEGIN
       -- Wait briefly for the lock: claims read every partition, and a queue of
       -- statements behind a waiting TRUNCATE would stall the workers.
       PERFORM set_config('lock_timeout', '50ms', true);
       EXECUTE format('LOCK TABLE pgstack.%I IN ACCESS EXCLUSIVE MODE', 'job_stream_' || s);
       PERFORM set_config('lock_timeout', '0', true);
-      -- With the lock held (no writer can be mid-insert): rows of a transaction that read
-      -- the epochs before the slot's last epoch ended have xid >= v_end; they are new work.
-      EXECUTE format(
-        'SELECT EXISTS (SELECT 1 FROM pgstack.job_cursors c WHERE EXISTS (
-           SELECT 1 FROM pgstack.%I s WHERE s.queue = c.queue AND s.priority = c.priority AND s.xid >= $1))',
-        'job_stream_' || s) INTO v_flag USING v_end;
-      IF NOT v_flag THEN
+      IF pgstack.job_slot_finished(s) THEN
         EXECUTE format('TRUNCATE pgstack.%I', 'job_stream_' || s);
         v_truncated := v_truncated || s;
       END IF;
