@@ -7,7 +7,9 @@
 //   pgstack::cli::print_json({{"applied", 3}});
 #pragma once
 
+#include <chrono>
 #include <optional>
+#include <string_view>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -37,6 +39,15 @@ std::string resolve_dsn(const std::optional<std::string>& flag);
 
 // Validates dsn and connects; failures name the server (password hidden) and what to do.
 pg::Connection connect(const std::string& dsn);
+
+// Connects (as resolve_dsn and connect) and checks that a workload is installed, by
+// one of its tables, so a bare database gets a hint instead of "function pgstack.x()
+// does not exist": connect_installed(db, "pgstack.kv_entries", "the kv store").
+pg::Connection connect_installed(const std::optional<std::string>& db, const char* table, std::string_view what);
+
+// A duration as commands take it: "250ms", "30s", "5m", "2h", "7d", or plain seconds.
+// Throws BadUsage naming the option for anything else, zero or negative included.
+std::chrono::microseconds parse_duration(std::string_view text, std::string_view option);
 
 void print_json(const nlohmann::json& doc);
 

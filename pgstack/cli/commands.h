@@ -21,6 +21,11 @@ void add_tune_commands(CLI::App& app);   // tune, env
 void add_status_command(CLI::App& app);
 void add_backup_commands(CLI::App& app);  // backup full|diff|list
 void add_jobs_commands(CLI::App& app);    // jobs stats|list|show|retry|cancel|pause|resume
+void add_kv_commands(CLI::App& app);      // kv get|set|del|ttl
+void add_flags_commands(CLI::App& app);   // flags list|create|set|eval
+void add_sessions_commands(CLI::App& app);  // sessions list|revoke
+void add_pubsub_commands(CLI::App& app);  // pubsub publish|listen
+void add_maintain_command(CLI::App& app);
 
 // Runs the CLI; returns the process exit code (0 ok, 1 failure, 2 bad usage).
 int run(int argc, char** argv);

@@ -27,12 +27,7 @@ struct JobsArgs {
 
 // Connects and checks the queue is installed, so a bare database gets a hint instead
 // of "function pgstack.job_queue_stats() does not exist".
-pg::Connection open_queue(const JobsArgs& args) {
-  auto conn = connect(resolve_dsn(args.db));
-  if (!conn.query_value<bool>("select to_regclass('pgstack.job_queues') is not null"))
-    throw pgstack::Error("the job queue is not installed in this database; run `pgstack install` (with the same --db) first");
-  return conn;
-}
+pg::Connection open_queue(const JobsArgs& args) { return connect_installed(args.db, "pgstack.job_queues", "the job queue"); }
 
 nlohmann::json time_json(const std::optional<jobs::Timestamp>& t) {
   return t ? nlohmann::json(utc_text(t)) : nlohmann::json(nullptr);

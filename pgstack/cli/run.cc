@@ -22,6 +22,11 @@ int run(int argc, char** argv) {
   add_status_command(app);
   add_backup_commands(app);
   add_jobs_commands(app);
+  add_kv_commands(app);
+  add_flags_commands(app);
+  add_sessions_commands(app);
+  add_pubsub_commands(app);
+  add_maintain_command(app);
   try {
     app.parse(argc, argv);
     return kExitOk;

@@ -9,19 +9,13 @@
 #include <thread>
 
 #include "pgstack/pg/connection.h"
-#include "pgstack/schema/migration_runner.h"
+#include "pgstack/schema/schema_test_cluster.h"
+#include "pgstack/testing/eventually.h"
 #include "pgstack/testing/test_cluster.h"
 
 namespace pgstack::jobs {
 
-inline pgstack::testing::TestCluster& jobs_cluster() {
-  auto& cluster = pgstack::testing::TestCluster::shared();
-  cluster.prepare_template([](pg::Connection& conn) {
-    schema::MigrationRunner runner(conn);
-    runner.apply(schema::builtin_module_list());
-  });
-  return cluster;
-}
+inline pgstack::testing::TestCluster& jobs_cluster() { return schema::cluster_with_schemas(); }
 
 class JobsTest : public ::testing::Test {
  protected:
@@ -32,14 +26,8 @@ class JobsTest : public ::testing::Test {
   std::string state_of(std::int64_t id) {
     return conn_.query_optional<std::string>("select pgstack.job_state($1)", id).value_or("(none)");
   }
-  // Polls until pred() holds or the timeout passes; returns pred()'s last value.
   static bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-    auto until = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < until) {
-      if (pred()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return pred();
+    return pgstack::testing::eventually(pred, timeout);
   }
 };
 

@@ -21,6 +21,7 @@
 
 #include "pgstack/pg/errors.h"
 #include "pgstack/sys/files.h"
+#include "pgstack/testing/eventually.h"
 
 namespace {
 
@@ -44,15 +45,9 @@ std::string read_file(const fs::path& p) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// Polls until pred() or timeout; returns pred()'s last value.
 template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout = 5s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
+bool eventually(Pred pred) {
+  return pgstack::testing::eventually(pred, 5s);
 }
 
 uid_t uid_of(const std::string& user) {

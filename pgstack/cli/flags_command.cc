@@ -1,0 +1,183 @@
+// pgstack flags list|create|set|eval [--env ENV] [--db URL] [--json]: feature flags from
+// the command line, through their SQL API (docs/flags.md). Every change made here is
+// recorded in pgstack.flag_changes with --actor (default: $USER).
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "pgstack/cli/cli_context.h"
+#include "pgstack/cli/commands.h"
+
+namespace pgstack::cli {
+namespace {
+
+struct FlagsArgs {
+  std::optional<std::string> db;
+  bool json = false;
+  std::string env = "production";
+  std::string flag;
+  std::optional<std::string> config;
+  std::optional<std::string> config_file;
+  bool enable = false;
+  bool disable = false;
+  std::optional<std::string> actor;
+  std::string subject;
+  std::string attributes = "{}";
+  std::string kind = "boolean";
+  std::vector<std::string> variants;
+  std::string description;
+};
+
+pg::Connection open_flags(const FlagsArgs& args) {
+  return connect_installed(args.db, "pgstack.flags", "feature flags");
+}
+
+std::string actor_of(const FlagsArgs& args) {
+  if (args.actor) return *args.actor;
+  const char* user = std::getenv("USER");
+  return fmt::format("{} (pgstack cli)", user ? user : "unknown");
+}
+
+nlohmann::json parse_json_option(const std::string& text, std::string_view option) {
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw BadUsage(fmt::format("{} is not valid JSON: {}", option, e.what()));
+  }
+}
+
+void run_list(const FlagsArgs& args) {
+  set_command("pgstack flags list");
+  auto conn = open_flags(args);
+  auto rows = conn.query(
+      "select key, kind, enabled, rules, version, updated_at, updated_by, description from pgstack.flag_list($1)",
+      args.env);
+  if (args.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (auto r : rows)
+      out.push_back({{"flag", r.get<std::string>(0)}, {"kind", r.get<std::string>(1)}, {"enabled", r.get<bool>(2)},
+                     {"rules", r.get<std::int32_t>(3)}, {"version", r.get<std::optional<std::int64_t>>(4).value_or(0)},
+                     {"updated_at", utc_text(r.get<pg::Timestamp>(5))},
+                     {"updated_by", r.get<std::optional<std::string>>(6).value_or("")},
+                     {"description", r.get<std::string>(7)}});
+    print_json({{"environment", args.env}, {"flags", out}});
+    return;
+  }
+  std::cout << fmt::format("{:<32} {:<8} {:<8} {:>5}  {:<21} {}\n", "FLAG", "KIND", "STATE", "RULES", "UPDATED", "BY");
+  for (auto r : rows)
+    std::cout << fmt::format("{:<32} {:<8} {:<8} {:>5}  {:<21} {}\n", r.get<std::string>(0), r.get<std::string>(1),
+                             r.get<bool>(2) ? "on" : "off", r.get<std::int32_t>(3), utc_text(r.get<pg::Timestamp>(5)),
+                             r.get<std::optional<std::string>>(6).value_or("-"));
+  if (rows.empty()) std::cout << "(no flags; create one with `pgstack flags create NAME`)\n";
+}
+
+void run_create(const FlagsArgs& args) {
+  set_command("pgstack flags create");
+  auto conn = open_flags(args);
+  std::optional<nlohmann::json> variants;
+  if (!args.variants.empty()) variants = nlohmann::json(args.variants);
+  conn.query("select pgstack.flag_create($1, $2, $3, null, $4, $5)", args.flag, args.kind, variants, args.description,
+             actor_of(args));
+  if (args.json)
+    print_json({{"flag", args.flag}, {"kind", args.kind}});
+  else
+    std::cout << fmt::format("created {} flag {}; it is off until `pgstack flags set {} --enable`\n", args.kind,
+                             args.flag, args.flag);
+}
+
+void run_set(const FlagsArgs& args) {
+  set_command("pgstack flags set");
+  if (static_cast<int>(args.enable) + args.disable + args.config.has_value() + args.config_file.has_value() != 1)
+    throw BadUsage("give exactly one of --enable, --disable, --config JSON or --config-file FILE");
+  auto conn = open_flags(args);
+  std::int64_t version = 0;
+  if (args.enable || args.disable) {
+    // Keeps the rules; only the switch changes.
+    version = conn.query_value<std::int64_t>(
+        "select pgstack.flag_set($1, $2, coalesce((select config from pgstack.flag_configs where flag = $1 and "
+        "environment = $2), '{}'::jsonb) || jsonb_build_object('enabled', $3::boolean), $4)",
+        args.flag, args.env, args.enable, actor_of(args));
+  } else {
+    std::string text;
+    if (args.config_file) {
+      std::ifstream in(*args.config_file);
+      if (!in) throw BadUsage(fmt::format("cannot read --config-file {}", *args.config_file));
+      std::stringstream buffer;
+      buffer << in.rdbuf();
+      text = buffer.str();
+    } else {
+      text = *args.config;
+    }
+    version = conn.query_value<std::int64_t>("select pgstack.flag_set($1, $2, $3, $4)", args.flag, args.env,
+                                             parse_json_option(text, "the configuration"), actor_of(args));
+  }
+  if (args.json)
+    print_json({{"flag", args.flag}, {"environment", args.env}, {"version", version}});
+  else
+    std::cout << fmt::format("{} in {}: version {}\n", args.flag, args.env, version);
+}
+
+void run_eval(const FlagsArgs& args) {
+  set_command("pgstack flags eval");
+  auto attributes = parse_json_option(args.attributes, "--attributes");
+  auto conn = open_flags(args);
+  auto r = conn.query("select value, reason from pgstack.flag_evaluation($1, $2, $3, $4)", args.flag, args.env,
+                      args.subject, attributes);
+  auto value = r[0].get<nlohmann::json>(0);
+  auto reason = r[0].get<std::string>(1);
+  if (args.json)
+    print_json({{"flag", args.flag}, {"environment", args.env}, {"subject", args.subject}, {"value", value},
+                {"reason", reason}});
+  else
+    std::cout << fmt::format("{}  ({})\n", value.dump(), reason);
+}
+
+}  // namespace
+
+void add_flags_commands(CLI::App& app) {
+  auto* flags = app.add_subcommand("flags", "Feature flags: list, create, set, eval (docs/flags.md)");
+  flags->require_subcommand(1);
+  auto args = std::make_shared<FlagsArgs>();
+  auto common = [&](CLI::App* cmd) {
+    cmd->add_option("--db", args->db, "Database URL (default: $DATABASE_URL, then the local stack)");
+    cmd->add_flag("--json", args->json, "Print as JSON");
+  };
+  auto env = [&](CLI::App* cmd) {
+    cmd->add_option("-e,--env", args->env, "Environment")->capture_default_str();
+  };
+  auto* list = flags->add_subcommand("list", "Every flag and its state in an environment");
+  common(list);
+  env(list);
+  list->callback([args] { run_list(*args); });
+  auto* create = flags->add_subcommand("create", "Create a flag (off everywhere until set)");
+  common(create);
+  create->add_option("flag", args->flag, "Flag key")->required();
+  create->add_option("--kind", args->kind, "boolean or variant")->capture_default_str();
+  create->add_option("--variants", args->variants, "A variant flag's values")->delimiter(',');
+  create->add_option("--description", args->description, "What the flag is for");
+  create->add_option("--actor", args->actor, "Who is making the change (default: $USER)");
+  create->callback([args] { run_create(*args); });
+  auto* set = flags->add_subcommand("set", "Turn a flag on or off, or replace its rules, in an environment");
+  common(set);
+  env(set);
+  set->add_option("flag", args->flag, "Flag key")->required();
+  set->add_flag("--enable", args->enable, "Turn it on (its rules are kept)");
+  set->add_flag("--disable", args->disable, "Turn it off (its rules are kept)");
+  set->add_option("--config", args->config, "The whole configuration as JSON (docs/flags.md)");
+  set->add_option("--config-file", args->config_file, "The whole configuration from a JSON file");
+  set->add_option("--actor", args->actor, "Who is making the change (default: $USER)");
+  set->callback([args] { run_set(*args); });
+  auto* eval = flags->add_subcommand("eval", "What a flag serves a subject, and why");
+  common(eval);
+  env(eval);
+  eval->add_option("flag", args->flag, "Flag key")->required();
+  eval->add_option("--subject", args->subject, "The subject's key (percentage rollouts)");
+  eval->add_option("--attributes", args->attributes, "The subject's attributes as a JSON object");
+  eval->callback([args] { run_eval(*args); });
+}
+
+}  // namespace pgstack::cli

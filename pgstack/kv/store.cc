@@ -1,0 +1,161 @@
+#include "pgstack/kv/store.h"
+
+#include <fmt/format.h>
+
+#include "pgstack/pg/errors.h"
+
+namespace pgstack::kv {
+
+namespace {
+
+// Lifetimes are bound as microseconds and turned into an interval in SQL: NULL stays
+// NULL (no expiry), and no interval text is ever built on the client.
+std::optional<std::int64_t> micros(std::optional<Ttl> ttl) {
+  if (!ttl) return std::nullopt;
+  return ttl->count();
+}
+
+pg::Bytes to_bytes(std::string_view s) {
+  const auto* p = reinterpret_cast<const std::byte*>(s.data());
+  return pg::Bytes(p, p + s.size());
+}
+
+std::string from_bytes(const pg::Bytes& b) { return std::string(reinterpret_cast<const char*>(b.data()), b.size()); }
+
+}  // namespace
+
+const char* to_string(SetMode mode) noexcept {
+  switch (mode) {
+    case SetMode::always: return "always";
+    case SetMode::if_absent: return "if_absent";
+    case SetMode::if_present: return "if_present";
+  }
+  return "always";
+}
+
+Store::Store(pg::Pool& pool, StoreOptions options) : pool_(pool), options_(std::move(options)) {
+  if (options_.create)
+    pool_.query("select pgstack.kv_create_namespace($1, $2)", options_.name_space, options_.logged);
+  else
+    pool_.query("select pgstack.kv_require_namespace($1)", options_.name_space);
+}
+
+std::optional<std::string> Store::get(std::string_view key) {
+  // kv_lookup is inlined by the planner: a single index probe, no function call.
+  auto r = pool_.query("select value from pgstack.kv_lookup($1, array[$2::text])", options_.name_space, key);
+  if (r.empty()) return std::nullopt;
+  return from_bytes(r[0].get<pg::Bytes>(0));
+}
+
+std::optional<nlohmann::json> Store::get_json(std::string_view key) {
+  auto value = get(key);
+  if (!value) return std::nullopt;
+  try {
+    return nlohmann::json::parse(*value);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw pg::UsageError(fmt::format("kv: key '{}' in namespace {} does not hold JSON ({}); read it with get()", key,
+                                 options_.name_space, e.what()));
+  }
+}
+
+std::vector<std::optional<std::string>> Store::mget(const std::vector<std::string>& keys) {
+  std::vector<std::optional<std::string>> out;
+  if (keys.empty()) return out;
+  out.reserve(keys.size());
+  auto r = pool_.query("select value from pgstack.kv_mget($1, $2)", options_.name_space, keys);
+  for (auto row : r) {
+    auto v = row.get<std::optional<pg::Bytes>>(0);
+    out.push_back(v ? std::optional<std::string>(from_bytes(*v)) : std::nullopt);
+  }
+  return out;
+}
+
+bool Store::exists(std::string_view key) {
+  return pool_.query("select 1 from pgstack.kv_lookup($1, array[$2::text])", options_.name_space, key).rows() > 0;
+}
+
+KeyTtl Store::ttl(std::string_view key) {
+  auto r = pool_.query(
+      "select (extract(epoch from expires_at - now()) * 1000000)::int8 from pgstack.kv_lookup($1, array[$2::text])",
+      options_.name_space, key);
+  if (r.empty()) return {};
+  auto us = r[0].get<std::optional<std::int64_t>>(0);
+  KeyTtl out{.exists = true};
+  if (us) out.remaining = Ttl(*us);
+  return out;
+}
+
+bool Store::set(std::string_view key, std::string_view value, std::optional<Ttl> ttl, SetMode mode) {
+  return pool_.acquire().query_value<bool>("select pgstack.kv_set($1, $2, $3, $4 * interval '1 microsecond', $5)",
+                                 options_.name_space, key, to_bytes(value), micros(ttl), to_string(mode));
+}
+
+bool Store::set_json(std::string_view key, const nlohmann::json& value, std::optional<Ttl> ttl, SetMode mode) {
+  return set(key, value.dump(), ttl, mode);
+}
+
+std::int64_t Store::mset(const std::vector<std::pair<std::string, std::string>>& entries, std::optional<Ttl> ttl) {
+  if (entries.empty()) return 0;
+  std::vector<std::string> keys;
+  std::vector<pg::Bytes> values;
+  keys.reserve(entries.size());
+  values.reserve(entries.size());
+  for (const auto& [k, v] : entries) {
+    keys.push_back(k);
+    values.push_back(to_bytes(v));
+  }
+  return pool_.acquire().query_value<std::int64_t>("select pgstack.kv_mset($1, $2, $3, $4 * interval '1 microsecond')",
+                                         options_.name_space, keys, values, micros(ttl));
+}
+
+bool Store::remove(std::string_view key) { return remove(std::vector<std::string>{std::string(key)}) > 0; }
+
+std::int64_t Store::remove(const std::vector<std::string>& keys) {
+  if (keys.empty()) return 0;
+  return pool_.acquire().query_value<std::int64_t>("select pgstack.kv_delete($1, $2::text[])", options_.name_space, keys);
+}
+
+std::int64_t Store::incr(std::string_view key, std::int64_t by, std::optional<Ttl> ttl) {
+  return pool_.acquire().query_value<std::int64_t>("select pgstack.kv_incr($1, $2, $3, $4 * interval '1 microsecond')",
+                                         options_.name_space, key, by, micros(ttl));
+}
+
+bool Store::compare_and_set(std::string_view key, std::optional<std::string_view> expected, std::string_view desired,
+                            std::optional<Ttl> ttl) {
+  std::optional<pg::Bytes> expected_bytes;
+  if (expected) expected_bytes = to_bytes(*expected);
+  return pool_.acquire().query_value<bool>(
+      "select pgstack.kv_compare_and_set($1, $2, $3, $4, $5 * interval '1 microsecond')", options_.name_space, key,
+      expected_bytes, to_bytes(desired), micros(ttl));
+}
+
+bool Store::expire(std::string_view key, std::optional<Ttl> ttl) {
+  return pool_.acquire().query_value<bool>("select pgstack.kv_expire($1, $2, $3 * interval '1 microsecond')",
+                                 options_.name_space, key, micros(ttl));
+}
+
+bool Store::try_lock(std::string_view key, std::string_view owner, Ttl lease) {
+  return pool_.acquire().query_value<bool>("select pgstack.kv_try_lock($1, $2, $3, $4 * interval '1 microsecond')",
+                                 options_.name_space, key, owner, lease.count());
+}
+
+bool Store::unlock(std::string_view key, std::string_view owner) {
+  return pool_.acquire().query_value<bool>("select pgstack.kv_unlock($1, $2, $3)", options_.name_space, key, owner);
+}
+
+std::optional<Store::Cached> Store::get_cached(std::string_view key) {
+  auto r = pool_.query(
+      "select value, coalesce(refresh_at <= now(), false) from pgstack.kv_lookup($1, array[$2::text])",
+      options_.name_space, key);
+  if (r.empty()) return std::nullopt;
+  return Cached{from_bytes(r[0].get<pg::Bytes>(0)), r[0].get<bool>(1)};
+}
+
+void Store::put_cached(std::string_view key, std::string_view value, Ttl fresh_for, Ttl stale_for) {
+  pool_.query("select pgstack.kv_cache_put($1, $2, $3, $4 * interval '1 microsecond', $5 * interval '1 microsecond')",
+              options_.name_space, key, to_bytes(value), fresh_for.count(), stale_for.count());
+}
+
+void Store::flush() { pool_.query("select pgstack.kv_flush($1)", options_.name_space); }
+
+}  // namespace pgstack::kv
