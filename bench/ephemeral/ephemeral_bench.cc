@@ -37,6 +37,9 @@ struct Options {
   int keys = 100000;
   int value_size = 3;  // redis-benchmark's default -d
   int batch = 100;     // mget: keys per call
+  // Server connections the client threads share (a pool, as an application has): more
+  // backends than this on two cores only add context switches.
+  int connections = 8;
 };
 
 std::string key_of(int i) { return fmt::format("key:{:012d}", i); }  // redis-benchmark's key:__rand_int__ shape
@@ -96,13 +99,17 @@ void populate(const Options& o) {
   std::cout << fmt::format("RESULT populated={}\n", o.keys);
 }
 
+std::size_t pool_size(const Options& o) { return static_cast<std::size_t>(std::min(o.clients, o.connections)); }
+
 void run_kv(const Options& o) {
-  pgstack::pg::Pool pool({.primary = o.dsn, .max_size = static_cast<std::size_t>(o.clients)});
+  pgstack::pg::Pool pool({.primary = o.dsn, .max_size = pool_size(o)});
   pgstack::kv::Store kv(pool, {.create = false});
   const std::string value(static_cast<std::size_t>(o.value_size), 'x');
   std::uniform_int_distribution<int> pick(0, o.keys - 1);
   std::pair<double, double> r;
-  if (o.op == "get") {
+  if (o.op == "ping") {  // the floor: any statement's round trip through the pool
+    r = drive(o, [&](int) { return [&](std::mt19937&) { pool.query("select 1"); }; });
+  } else if (o.op == "get") {
     r = drive(o, [&](int) { return [&, pick](std::mt19937& g) mutable { kv.get(key_of(pick(g))); }; });
   } else if (o.op == "set") {
     r = drive(o, [&](int) { return [&, pick](std::mt19937& g) mutable { kv.set(key_of(pick(g)), value); }; });
@@ -115,13 +122,13 @@ void run_kv(const Options& o) {
     });
     r.first *= o.batch;  // keys per second
   } else {
-    throw std::invalid_argument("--op is get, set or mget");
+    throw std::invalid_argument("--op is ping, get, set or mget");
   }
   std::cout << fmt::format("RESULT ops={:.0f}\nRESULT p99_ms={:.3f}\n", r.first, r.second);
 }
 
 void run_ratelimit(const Options& o) {
-  pgstack::pg::Pool pool({.primary = o.dsn, .max_size = static_cast<std::size_t>(o.clients)});
+  pgstack::pg::Pool pool({.primary = o.dsn, .max_size = pool_size(o)});
   pgstack::ratelimit::Limiter limiter(pool);
   std::uniform_int_distribution<int> pick(0, o.keys - 1);
   const pgstack::ratelimit::Limit limit{.rate = 100, .per = std::chrono::seconds(1)};
@@ -140,7 +147,7 @@ void run_flags(const Options& o) {
   conn.query(
       "select pgstack.flag_set('bench.checkout', 'production', '{\"enabled\": true, \"rules\": ["
       "{\"when\": [{\"attribute\": \"country\", \"op\": \"in\", \"values\": [\"DE\", \"FR\", \"NL\"]}], \"serve\": true, "
-      "\"percentage\": 30}]}')");
+      "\"percentage\": 30}], \"default\": false}')");
   pgstack::flags::FlagClient flags({.dsn = o.dsn});
   std::vector<pgstack::flags::Context> subjects;
   for (int i = 0; i < 1024; ++i)
@@ -169,6 +176,7 @@ int main(int argc, char** argv) {
     cmd->add_option("--clients", o.clients, "Threads, one connection each")->capture_default_str();
     cmd->add_option("--seconds", o.seconds, "Measured time")->capture_default_str();
     cmd->add_option("--keys", o.keys, "Key space")->capture_default_str();
+    cmd->add_option("--connections", o.connections, "Server connections the threads share")->capture_default_str();
     cmd->callback([&mode, cmd] { mode = cmd->get_name(); });
   };
   auto* pop = app.add_subcommand("populate", "Write --keys keys into the default namespace");
@@ -176,7 +184,7 @@ int main(int argc, char** argv) {
   pop->add_option("--value-size", o.value_size)->capture_default_str();
   auto* kv = app.add_subcommand("kv", "get, set or mget throughput and p99");
   common(kv);
-  kv->add_option("--op", o.op, "get, set or mget")->capture_default_str();
+  kv->add_option("--op", o.op, "ping (select 1), get, set or mget")->capture_default_str();
   kv->add_option("--value-size", o.value_size)->capture_default_str();
   kv->add_option("--batch", o.batch, "mget: keys per call")->capture_default_str();
   auto* rl = app.add_subcommand("ratelimit", "Rate-limit decisions per second and p99");

@@ -154,11 +154,16 @@ CREATE FUNCTION pgstack.kv_set(p_namespace text, p_key text, p_value bytea, p_tt
                                p_mode text DEFAULT 'always')
 RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM pgstack.kv_check_write(p_key, p_ttl);
+  -- The checks inline first, and the function that explains only when one fails: a
+  -- nested call costs about a tenth of a set.
+  IF p_key IS NULL OR octet_length(p_key) NOT BETWEEN 1 AND 1024 OR p_ttl <= interval '0' THEN
+    PERFORM pgstack.kv_check_write(p_key, p_ttl);
+  END IF;
   IF p_value IS NULL THEN
     RAISE EXCEPTION 'kv: value is NULL' USING ERRCODE = '22004', HINT = 'Use kv_delete to remove a key.';
   END IF;
-  PERFORM pgstack.kv_require_namespace(p_namespace);
+  PERFORM 1 FROM pgstack.kv_namespaces WHERE name = p_namespace;
+  IF NOT FOUND THEN PERFORM pgstack.kv_require_namespace(p_namespace); END IF;
   IF p_mode = 'always' THEN
     INSERT INTO pgstack.kv_entries AS e (namespace, key, value, expires_at)
     VALUES (p_namespace, p_key, p_value, now() + p_ttl)
@@ -263,11 +268,14 @@ RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
   v_value bytea;
 BEGIN
-  PERFORM pgstack.kv_check_write(p_key, p_ttl);
+  IF p_key IS NULL OR octet_length(p_key) NOT BETWEEN 1 AND 1024 OR p_ttl <= interval '0' THEN
+    PERFORM pgstack.kv_check_write(p_key, p_ttl);
+  END IF;
   IF p_by IS NULL THEN
     RAISE EXCEPTION 'kv: increment is NULL' USING ERRCODE = '22004';
   END IF;
-  PERFORM pgstack.kv_require_namespace(p_namespace);
+  PERFORM 1 FROM pgstack.kv_namespaces WHERE name = p_namespace;
+  IF NOT FOUND THEN PERFORM pgstack.kv_require_namespace(p_namespace); END IF;
   INSERT INTO pgstack.kv_entries AS e (namespace, key, value, expires_at)
   VALUES (p_namespace, p_key, convert_to(p_by::text, 'UTF8'), now() + p_ttl)
   ON CONFLICT (namespace, key) DO UPDATE
