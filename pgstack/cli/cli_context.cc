@@ -44,7 +44,10 @@ pg::Connection connect(const std::string& dsn) {
   }
 }
 
-void print_json(const nlohmann::json& doc) { std::cout << doc.dump(2) << std::endl; }
+// Values that are not UTF-8 (a binary kv value) print with U+FFFD rather than failing.
+void print_json(const nlohmann::json& doc) {
+  std::cout << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+}
 
 std::string utc_text(const std::optional<pg::Timestamp>& t) {
   return t ? fmt::format("{:%Y-%m-%d %H:%M:%S}Z", std::chrono::floor<std::chrono::seconds>(*t)) : std::string();

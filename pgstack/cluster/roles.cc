@@ -148,6 +148,13 @@ std::string privileges_script(pg::Connection& conn, const std::string& database)
       grant usage, select, update on sequences to readwrite;
     alter default privileges for role postgres in schema pgstack grant execute on functions to readwrite;
     alter default privileges for role postgres in schema pgstack grant select on tables to readonly;
+    -- The housekeeping registry: pgstack.maintain() runs its tasks as the owner, so
+    -- only the owner may say what they are.
+    do $$ begin
+      if to_regclass('pgstack.maintenance_tasks') is not null then
+        revoke insert, update, delete, truncate on pgstack.maintenance_tasks from readwrite;
+      end if;
+    end $$;
   )";
   }
   return sql;

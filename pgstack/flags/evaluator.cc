@@ -212,8 +212,9 @@ std::shared_ptr<const Snapshot> Snapshot::from_rows(const std::vector<Row>& rows
         // As in SQL: without a default, an enabled boolean flag with no rules is on for
         // everyone; with rules, whoever no rule serves gets the off value.
         if (!f.default_value) f.default_value = f.boolean && f.rules.empty() ? nlohmann::json(true) : f.off_value;
-      } catch (const nlohmann::json::exception& e) {
-        throw pg::UsageError(fmt::format("flags: the configuration of {} cannot be read: {}", row.key, e.what()));
+      } catch (const std::exception& e) {
+        f.rules.clear();
+        f.unreadable = fmt::format("flags: the configuration of {} cannot be read: {}", row.key, e.what());
       }
     }
     snapshot->flags_.emplace(f.key, std::move(f));
@@ -225,6 +226,7 @@ const CompiledFlag& Snapshot::find(std::string_view flag) const {
   auto it = flags_.find(flag);
   if (it == flags_.end())
     throw pg::UsageError(fmt::format("flags: flag '{}' does not exist; pgstack flags list shows the flags", flag));
+  if (!it->second.unreadable.empty()) throw pg::UsageError(it->second.unreadable);
   return it->second;
 }
 

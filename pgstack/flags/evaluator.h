@@ -67,6 +67,9 @@ struct CompiledFlag {
   std::vector<Rule> rules;
   std::optional<nlohmann::json> default_value;
   std::int64_t version = 0;
+  // Why its configuration could not be read (only a hand-made row that bypassed the
+  // checks); evaluating the flag then throws. The other flags are unaffected.
+  std::string unreadable;
 };
 
 struct StringHash {
@@ -77,8 +80,8 @@ using FlagMap = std::unordered_map<std::string, CompiledFlag, StringHash, std::e
 
 class Snapshot {
  public:
-  // One row of pgstack.flag_snapshot(environment) each. Throws pgstack::pg::UsageError
-  // for a configuration it cannot read (flag_set would have refused it).
+  // One row of pgstack.flag_snapshot(environment) each. A configuration it cannot read
+  // (flag_set and a trigger refuse them) makes only that flag throw when evaluated.
   struct Row {
     std::string key;
     std::string kind;

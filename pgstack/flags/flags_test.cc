@@ -184,9 +184,12 @@ TEST_F(FlagsTest, BadInputGetsAClearErrorAndChangesNothing) {
   }
   try {
     set("f", rule({{"when", {{{"attribute", "country"}, {"op", "equal"}, {"value", "DE"}}}}, {"serve", true}}));
+    ADD_FAILURE() << "an unknown op was accepted";
   } catch (const pg::SqlError& e) {
     EXPECT_NE(std::string(e.what()).find("rules[1].when[1]: unknown op 'equal'"), std::string::npos) << e.what();
   }
+  // A hand-written UPDATE is checked too.
+  EXPECT_EQ(sqlstate_of([&] { conn_.query("update pgstack.flag_configs set config = '{\"enabled\": 1}'"); }), "22023");
   EXPECT_EQ(sqlstate_of([&] { set("nosuch", {{"enabled", true}}); }), "42704");
   EXPECT_EQ(sqlstate_of([&] { set("f", {{"enabled", true}}, "prod"); }), "42704");
   EXPECT_EQ(sqlstate_of([&] { conn_.query("select pgstack.flag_evaluate('nosuch', 'production')"); }), "42704");

@@ -109,19 +109,21 @@ std::string Cache::fill(const std::string& key, Ttl ttl, const std::function<std
 std::string Cache::compute_and_store(const std::string& key, Ttl ttl, const std::function<std::string()>& compute,
                                      const std::string& owner) {
   ++computes_;
-  std::string value;
-  try {
-    value = compute();
-  } catch (...) {
-    try {
-      store_.unlock(key, owner);
-    } catch (...) {
-      // The lease runs out by itself; the compute's own error is the one to report.
+  // Released on every way out (a failed compute, a failed store); if even the unlock
+  // fails, the lease runs out by itself, and the first error is the one reported.
+  struct Release {
+    Store& store;
+    const std::string& key;
+    const std::string& owner;
+    ~Release() {
+      try {
+        store.unlock(key, owner);
+      } catch (...) {
+      }
     }
-    throw;
-  }
+  } release{store_, key, owner};
+  std::string value = compute();
   store_.put_cached(key, value, ttl, options_.stale_for);
-  store_.unlock(key, owner);
   return value;
 }
 

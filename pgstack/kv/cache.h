@@ -49,7 +49,8 @@ class Cache {
   Cache(pg::Pool& pool, CacheOptions options = {});
 
   // The cached value, or compute()'s result stored for ttl. If compute throws, the
-  // exception reaches this caller and the key's waiters try again themselves.
+  // exception reaches this caller and the callers in this process that were waiting
+  // for the same key; waiters in other processes take the lock and compute themselves.
   std::string get_or_compute(std::string_view key, Ttl ttl, const std::function<std::string()>& compute);
   void invalidate(std::string_view key);
 

@@ -113,6 +113,24 @@ TEST_F(KvTest, IncrOnANonIntegerFailsAndChangesNothing) {
     EXPECT_NE(std::string(e.what()).find("does not hold an integer"), std::string::npos) << e.what();
   }
   EXPECT_EQ(kv.get("name"), "alice");
+  kv.set("huge", "9999999999999999999");  // 19 digits, past bigint
+  EXPECT_EQ(sqlstate_of([&] { kv.incr("huge"); }), "22P02");
+  kv.set("top", "9223372036854775807");
+  EXPECT_EQ(sqlstate_of([&] { kv.incr("top"); }), "22003");  // the sum overflows: numeric_value_out_of_range
+  EXPECT_EQ(kv.get("top"), "9223372036854775807");
+}
+
+TEST_F(KvTest, OnlyGrantedRolesRunTheFunctionsThatActAsTheirOwner) {
+  // A role that may use the schema but was granted nothing (as the stack's readonly).
+  conn_.execute_script("drop role if exists kv_test_reader; create role kv_test_reader;"
+                       "grant usage on schema pgstack to kv_test_reader;");
+  conn_.query("select pgstack.kv_set('default', 'k', 'v')");
+  conn_.execute_script("set role kv_test_reader");
+  for (const char* sql : {"select pgstack.kv_flush('default')", "select pgstack.kv_drop_namespace('x')",
+                          "select pgstack.kv_create_namespace('x')", "select * from pgstack.maintain()"})
+    EXPECT_EQ(sqlstate_of([&] { conn_.query(sql); }), "42501") << sql;
+  conn_.execute_script("reset role; drop owned by kv_test_reader; drop role kv_test_reader");
+  EXPECT_EQ(Store{pool_}.get("k"), "v");
 }
 
 TEST_F(KvTest, ExpiryIsExactToTheSecond) {

@@ -96,8 +96,9 @@ class DurableSubscriber {
   // Messages after the position, oldest transaction first (the same order for every
   // reader); waits up to timeout for some.
   std::vector<Message> next_batch(std::chrono::milliseconds timeout);
-  // Marks everything up to id handled: the next batch starts after it, and for a named
-  // consumer so does the next process.
+  // Marks everything up to id handled. For a named consumer the position is stored, and
+  // the next DurableSubscriber of that name starts after it. (next_batch goes on from
+  // what it last returned, acknowledged or not.)
   void ack(std::int64_t id);
   std::int64_t position() const noexcept { return position_; }
 

@@ -132,6 +132,16 @@ TEST_F(PubsubTest, BadInputGetsAClearError) {
   EXPECT_EQ(conn_.query_value<std::int64_t>("select count(*) from pgstack.pubsub_messages"), 0);
   Subscriber sub({.dsn = db_.dsn()});
   EXPECT_THROW(sub.subscribe("bad channel!"), pg::UsageError);
+
+  // Look-alike notifications from anyone who can connect (chunks that disagree on their
+  // number, absurd counts) are ignored; real messages still arrive whole.
+  sub.subscribe("orders");
+  conn_.execute_script(R"(notify "pgstack:orders", '7:1:2:a'; notify "pgstack:orders", '7:5:5:b';
+                          notify "pgstack:orders", '8:1:100000:x'; notify "pgstack:orders", 'not ours')");
+  publish(conn_, "orders", "real");
+  auto m = sub.next(2s);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->payload, "real");
 }
 
 }  // namespace

@@ -97,6 +97,7 @@ TEST_F(LimiterTest, BadLimitsGetAClearErrorAndChangeNothing) {
   EXPECT_EQ(sqlstate({.rate = 10, .per = 1s, .burst = 5, .cost = 6}), "22023");
   EXPECT_EQ(sqlstate({.rate = 10, .per = 1s, .cost = -1}), "22023");
   EXPECT_EQ(sqlstate({.rate = 10, .per = 1s}, std::string(1025, 'k')), "22023");
+  EXPECT_EQ(sqlstate({.rate = 10000000, .per = 1s}), "22023");  // more than one a microsecond
   pg::Connection conn(db_.dsn());
   EXPECT_EQ(conn.query_value<std::int64_t>("select count(*) from pgstack.rate_limits"), 0);
 }

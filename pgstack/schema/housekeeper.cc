@@ -6,11 +6,11 @@
 
 namespace pgstack::schema {
 
-std::vector<MaintenanceRun> run_due_maintenance(pg::Connection& conn) {
+std::vector<MaintenanceRun> run_due_maintenance(pg::Connection& conn, const std::function<bool()>& keep_going) {
   std::vector<MaintenanceRun> runs;
   // One task per call, so each commits on its own (a long view refresh holds back nothing
   // else); the cap stops a task whose interval is shorter than its run from spinning.
-  for (int i = 0; i < 1000; ++i) {
+  for (int i = 0; i < 1000 && keep_going(); ++i) {
     auto r = conn.query("select task, result, error from pgstack.maintain(1)");
     if (r.empty()) break;
     runs.push_back({r[0].get<std::string>(0), r[0].get<std::optional<std::int64_t>>(1),
@@ -55,7 +55,10 @@ void Housekeeper::loop() {
     }
     try {
       if (!conn || !conn->is_open()) conn.emplace(options_.dsn);
-      auto runs = run_due_maintenance(*conn);
+      auto runs = run_due_maintenance(*conn, [this] {
+        std::lock_guard lock(mutex_);
+        return !stopping_;
+      });
       for (const auto& run : runs)
         if (run.error) options_.log(fmt::format("task {} failed (retried after its interval): {}", run.task, *run.error));
       std::lock_guard lock(mutex_);

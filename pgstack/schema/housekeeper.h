@@ -28,8 +28,11 @@ struct MaintenanceRun {
   std::optional<std::string> error;    // the task failed; retried after its interval
 };
 
-// Runs every due task once, each in its own transaction, and says what ran.
-std::vector<MaintenanceRun> run_due_maintenance(pg::Connection& conn);
+// Runs every due task once, each in its own transaction, and says what ran; stops
+// between tasks when keep_going() turns false. A task already running is not
+// interrupted (a long view refresh finishes first).
+std::vector<MaintenanceRun> run_due_maintenance(pg::Connection& conn,
+                                                const std::function<bool()>& keep_going = [] { return true; });
 
 struct HousekeeperOptions {
   std::string dsn;

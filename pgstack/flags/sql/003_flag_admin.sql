@@ -152,6 +152,18 @@ BEGIN
 END
 $$;
 
+-- Every configuration is checked, also one written by hand (UPDATE flag_configs ...):
+-- a config that both evaluators cannot read never reaches them.
+CREATE FUNCTION pgstack.flag_check_config_row()
+RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pgstack.flag_check_config((SELECT f FROM pgstack.flags f WHERE f.key = NEW.flag), NEW.config);
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER flag_check_config BEFORE INSERT OR UPDATE OF config ON pgstack.flag_configs
+  FOR EACH ROW EXECUTE FUNCTION pgstack.flag_check_config_row();
+
 CREATE FUNCTION pgstack.flag_create_environment(p_name text)
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
@@ -200,7 +212,7 @@ BEGIN
     RAISE EXCEPTION 'flags: flag % exists', quote_literal(p_key) USING ERRCODE = '42710',
       HINT = 'Change its rules with pgstack.flag_set, or delete it first with pgstack.flag_delete.';
   END IF;
-  PERFORM set_config('pgstack.actor', coalesce(p_actor, ''), true);
+  IF p_actor IS NOT NULL THEN PERFORM set_config('pgstack.actor', p_actor, true); END IF;
   INSERT INTO pgstack.flags (key, kind, variants, off_value, description)
   VALUES (p_key, p_kind, v_variants, coalesce(p_off_value, v_variants -> 0), coalesce(p_description, ''));
 END
@@ -225,7 +237,7 @@ BEGIN
       USING ERRCODE = '42704', HINT = 'Create it with pgstack.flag_create_environment.';
   END IF;
   PERFORM pgstack.flag_check_config(v_flag, p_config);
-  PERFORM set_config('pgstack.actor', coalesce(p_actor, ''), true);
+  IF p_actor IS NOT NULL THEN PERFORM set_config('pgstack.actor', p_actor, true); END IF;
   INSERT INTO pgstack.flag_configs AS c (flag, environment, config, updated_by)
   VALUES (p_key, p_environment, p_config, pgstack.flag_actor())
   ON CONFLICT (flag, environment) DO UPDATE
@@ -238,7 +250,7 @@ $$;
 CREATE FUNCTION pgstack.flag_delete(p_key text, p_actor text DEFAULT NULL)
 RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM set_config('pgstack.actor', coalesce(p_actor, ''), true);
+  IF p_actor IS NOT NULL THEN PERFORM set_config('pgstack.actor', p_actor, true); END IF;
   DELETE FROM pgstack.flags WHERE key = p_key;
   RETURN FOUND;
 END

@@ -250,7 +250,7 @@ DECLARE
   v_text text;
 BEGIN
   v_text := convert_from(p_value, 'UTF8');
-  IF v_text ~ '^-?[0-9]{1,19}$' THEN
+  IF v_text ~ '^-?[0-9]{1,19}$' AND v_text::numeric BETWEEN -9223372036854775808 AND 9223372036854775807 THEN
     RETURN v_text::bigint;
   END IF;
   RAISE EXCEPTION 'kv: key % does not hold an integer', quote_literal(p_key) USING ERRCODE = '22P02',
@@ -371,7 +371,7 @@ $$;
 -- ---- sweeping ----------------------------------------------------------------------
 
 -- Removes expired keys and locks. Walks each namespace in key order a window at a
--- time from where the last sweep stopped, for at most about 100 ms, so each call does
+-- time from where the last sweep stopped, for about 100 ms in all, so each call does
 -- bounded work whatever the table's size, and the walk needs no index on expires_at.
 -- Registered as a maintenance task (every second); returns the rows removed.
 CREATE FUNCTION pgstack.kv_sweep()
@@ -389,7 +389,9 @@ BEGIN
   DELETE FROM pgstack.kv_locks WHERE expires_at <= clock_timestamp();
   GET DIAGNOSTICS v_n = ROW_COUNT;
   v_removed := v_n;
-  FOR v_ns IN SELECT name, sweep_after FROM pgstack.kv_namespaces ORDER BY name FOR UPDATE SKIP LOCKED LOOP
+  -- In a random order: when the time runs out, no namespace is always the one left out.
+  FOR v_ns IN SELECT name, sweep_after FROM pgstack.kv_namespaces ORDER BY random() FOR UPDATE SKIP LOCKED LOOP
+    EXIT WHEN clock_timestamp() - v_started > interval '100 milliseconds';
     v_after := v_ns.sweep_after;
     LOOP
       SELECT max(w.key), count(*) INTO v_end, v_seen
@@ -412,5 +414,10 @@ END
 $$;
 
 SELECT pgstack.register_maintenance_task('kv_sweep', 'pgstack.kv_sweep()', interval '1 second');
+
+-- The functions that run as their owner are for the application's role (granted to
+-- readwrite by pgstack's roles), not for every role that can connect.
+REVOKE EXECUTE ON FUNCTION pgstack.kv_create_namespace(text, boolean), pgstack.kv_drop_namespace(text),
+  pgstack.kv_flush(text), pgstack.kv_sweep() FROM PUBLIC;
 
 SELECT pgstack.kv_create_namespace('default');

@@ -170,3 +170,4 @@ RETURNS bigint LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pgsta
 $$;
 
 SELECT pgstack.register_maintenance_task('pubsub_prune', 'pgstack.pubsub_prune()', interval '1 minute');
+REVOKE EXECUTE ON FUNCTION pgstack.pubsub_prune() FROM PUBLIC;

@@ -48,6 +48,10 @@ BEGIN
       USING ERRCODE = '22023', HINT = 'burst is at least 1 and cost between 0 and burst; a larger cost could never be allowed.';
   END IF;
   v_t := p_per / p_rate;
+  IF v_t < interval '1 microsecond' THEN
+    RAISE EXCEPTION 'ratelimit: % per % is more than one a microsecond', p_rate, p_per
+      USING ERRCODE = '22023', HINT = 'Give the rate over a longer interval.';
+  END IF;
   v_tau := v_t * v_burst;
   v_inc := v_t * p_cost;
   INSERT INTO pgstack.rate_limits AS r (key, tat, allowed)
@@ -86,3 +90,4 @@ END
 $$;
 
 SELECT pgstack.register_maintenance_task('rate_limit_sweep', 'pgstack.rate_limit_sweep()', interval '10 seconds');
+REVOKE EXECUTE ON FUNCTION pgstack.rate_limit_sweep() FROM PUBLIC;

@@ -31,9 +31,14 @@ $$;
 -- FOR UPDATE SKIP LOCKED, so concurrent callers share the work instead of repeating
 -- it. Called with 1 in a loop (as Housekeeper does), each task gets a transaction of
 -- its own, so a long view refresh does not hold back a sweep.
+-- SECURITY DEFINER: the tasks run as the owner of the schema (they sweep tables the
+-- caller may not own), and so only the owner may register them: the registry is not
+-- writable by the application roles (pgstack/cluster/roles.cc), and EXECUTE is not
+-- granted to PUBLIC. A task sees search_path pg_catalog, pgstack, public (in
+-- PostgreSQL 15 only the owner may create objects in public).
 CREATE FUNCTION pgstack.maintain(p_max_tasks integer DEFAULT 100)
 RETURNS TABLE (task text, result bigint, error text, duration interval)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pgstack, public AS $$
 DECLARE
   v_task record;
   v_started timestamptz;
@@ -68,4 +73,5 @@ BEGIN
   END LOOP;
 END
 $$;
+REVOKE EXECUTE ON FUNCTION pgstack.maintain(integer) FROM PUBLIC;
 COMMENT ON FUNCTION pgstack.maintain(integer) IS 'pgstack: runs the due housekeeping tasks (docs/maintenance.md)';

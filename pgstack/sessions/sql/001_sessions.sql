@@ -84,6 +84,7 @@ BEGIN
   IF v_session.idle_timeout IS NOT NULL
      AND v_session.last_seen_at < now() - least(v_session.idle_timeout / 20, interval '1 minute') THEN
     UPDATE pgstack.sessions s SET last_seen_at = now() WHERE s.id = v_session.id RETURNING * INTO v_session;
+    IF NOT FOUND THEN RETURN; END IF;  -- destroyed in between
   END IF;
   RETURN QUERY SELECT v_session.id, v_session.user_id, v_session.data, v_session.created_at, v_session.last_seen_at,
                       pgstack.session_valid_until(v_session);
@@ -159,3 +160,4 @@ RETURNS bigint LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pgsta
 $$;
 
 SELECT pgstack.register_maintenance_task('session_sweep', 'pgstack.session_sweep()', interval '1 minute');
+REVOKE EXECUTE ON FUNCTION pgstack.session_sweep() FROM PUBLIC;
