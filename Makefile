@@ -24,6 +24,7 @@ test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
 bench: build
+	@scripts/install-deps --bench
 	@scripts/bench $(BUILD_DIR)
 
 clean:
