@@ -22,8 +22,7 @@
 #include "pgstack/kv/store.h"
 #include "pgstack/pg/pool.h"
 #include "pgstack/ratelimit/limiter.h"
-#include "pgstack/schema/migration_runner.h"
-#include "pgstack/testing/test_cluster.h"
+#include "bench/private_database.h"
 
 namespace {
 
@@ -193,14 +192,8 @@ int main(int argc, char** argv) {
   common(fl);
   CLI11_PARSE(app, argc, argv);
   try {
-    std::optional<pgstack::testing::TestDatabase> private_db;
-    if (o.dsn.empty()) {
-      private_db.emplace(pgstack::testing::TestCluster::shared().create_database());
-      o.dsn = private_db->dsn();
-      pgstack::pg::Connection conn(o.dsn);
-      pgstack::schema::MigrationRunner(conn).apply(pgstack::schema::builtin_module_list());
-      if (mode == "kv") populate(o);
-    }
+    auto private_db = pgstack::bench::private_database_unless_given(o.dsn);
+    if (private_db && mode == "kv") populate(o);  // a private database starts empty
     if (mode == "populate") populate(o);
     else if (mode == "kv") run_kv(o);
     else if (mode == "ratelimit") run_ratelimit(o);

@@ -22,6 +22,7 @@
 #include "pgstack/pg/connection.h"
 #include "pgstack/schema/migration_runner.h"
 #include "pgstack/testing/test_cluster.h"
+#include "bench/private_database.h"
 
 namespace {
 
@@ -201,11 +202,7 @@ int main(int argc, char** argv) {
   app.add_option("--sample", o.sample, "Seconds between samples (sustained)");
   CLI11_PARSE(app, argc, argv);
   try {
-    std::optional<pgstack::testing::TestDatabase> private_db;
-    if (o.dsn.empty()) {
-      private_db.emplace(pgstack::testing::TestCluster::shared().create_database());
-      o.dsn = private_db->dsn();
-    }
+    auto private_db = pgstack::bench::private_database_unless_given(o.dsn);
     if (mode == "burndown") return burndown(o);
     if (mode == "latency") {
       if (o.jobs > 10000) o.jobs = 200;
