@@ -1,14 +1,19 @@
 // pgstack's side of the Redis comparison (bench/ephemeral/run puts it beside
-// redis-benchmark): KV get, set and mget through kv::Store, rate-limit decisions
-// through ratelimit::Limiter, and flag evaluations from FlagClient's in-process
-// snapshot. Prints one `RESULT name=value` line per figure.
+// redis-benchmark): KV get, set and mget through kv::Store (one blocking thread per
+// client) or kv::AsyncStore (--async: redis-benchmark's own model, --clients calls
+// outstanding, each issued from the last one's callback, no thread per client),
+// rate-limit decisions through ratelimit::Limiter, and flag evaluations from
+// FlagClient's in-process snapshot. Prints one `RESULT name=value` line per figure.
 //
 //   ephemeral_bench populate --dsn URL --keys 100000
-//   ephemeral_bench kv --dsn URL --op get --clients 8 --seconds 10
+//   ephemeral_bench kv --dsn URL --op get --clients 8 --seconds 10 [--async]
 //   ephemeral_bench flags --dsn URL --seconds 5
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <iostream>
 #include <optional>
 #include <random>
@@ -19,6 +24,7 @@
 #include <fmt/format.h>
 
 #include "pgstack/flags/flag_client.h"
+#include "pgstack/kv/async_store.h"
 #include "pgstack/kv/store.h"
 #include "pgstack/pg/pool.h"
 #include "pgstack/ratelimit/limiter.h"
@@ -39,7 +45,12 @@ struct Options {
   // Server connections the client threads share (a pool, as an application has): more
   // backends than this on two cores only add context switches.
   int connections = 8;
+  int coalesce = 2;  // StoreOptions::coalesce_in_flight
+  bool async = false;     // kv through AsyncStore, redis-benchmark's event-loop model
+  int async_threads = 2;  // AsyncStoreOptions::threads
 };
+
+std::size_t pool_size(const Options& o) { return static_cast<std::size_t>(std::min(o.clients, o.connections)); }
 
 std::string key_of(int i) { return fmt::format("key:{:012d}", i); }  // redis-benchmark's key:__rand_int__ shape
 
@@ -81,6 +92,76 @@ std::pair<double, double> drive(const Options& o, MakeOp make_op) {
   return {static_cast<double>(all.size()) / elapsed, *p99};
 }
 
+// The event-loop model redis-benchmark uses: `clients` chains of calls, each with one
+// call outstanding, all issued from callbacks (kv::AsyncStore's threads), none blocking
+// a thread of its own. issue(key, done) starts one call; done() must be called once.
+template <class Issue>
+std::pair<double, double> drive_async(const Options& o, Issue issue) {
+  struct Chain {
+    std::mt19937 random;
+    std::vector<float> latencies;
+    Clock::time_point started;
+  };
+  std::uniform_int_distribution<int> pick(0, o.keys - 1);
+  std::vector<Chain> chains(static_cast<std::size_t>(o.clients));
+  std::atomic<bool> measuring{false}, stop{false};
+  std::atomic<int> running{o.clients};
+  std::mutex m;
+  std::condition_variable all_stopped;
+  std::function<void(Chain&)> next = [&](Chain& c) {
+    c.started = Clock::now();
+    issue(key_of(pick(c.random)), [&, &c = c] {
+      if (measuring) c.latencies.push_back(std::chrono::duration<float, std::milli>(Clock::now() - c.started).count());
+      if (!stop) return next(c);
+      std::lock_guard lock(m);
+      if (--running == 0) all_stopped.notify_all();
+    });
+  };
+  for (std::size_t i = 0; i < chains.size(); ++i) {
+    chains[i].random.seed(static_cast<unsigned>(i) * 7919u + 1u);
+    chains[i].latencies.reserve(1 << 20);
+    next(chains[i]);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // warm-up: connections, prepared statements
+  measuring = true;
+  auto started = Clock::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>(o.seconds));
+  stop = true;
+  auto elapsed = std::chrono::duration<double>(Clock::now() - started).count();
+  {
+    std::unique_lock lock(m);
+    all_stopped.wait(lock, [&] { return running == 0; });
+  }
+  std::vector<float> all;
+  for (auto& c : chains) all.insert(all.end(), c.latencies.begin(), c.latencies.end());
+  if (all.empty()) return {0, 0};
+  auto p99 = all.begin() + static_cast<std::ptrdiff_t>(all.size() * 99 / 100);
+  std::nth_element(all.begin(), p99, all.end());
+  return {static_cast<double>(all.size()) / elapsed, *p99};
+}
+
+void run_async(const Options& o) {
+  pgstack::pg::Pool pool({.primary = o.dsn, .max_size = pool_size(o)});
+  pgstack::kv::AsyncStore kv(pool, {.threads = static_cast<std::size_t>(o.async_threads)});
+  const std::string value(static_cast<std::size_t>(o.value_size), 'x');
+  auto fail = [](std::exception_ptr e) {
+    if (e) std::rethrow_exception(e);
+  };
+  std::pair<double, double> r;
+  if (o.op == "get") {
+    r = drive_async(o, [&](std::string key, auto done) {
+      kv.get(std::move(key), [done, fail](std::optional<std::string>, std::exception_ptr e) { fail(e); done(); });
+    });
+  } else if (o.op == "set") {
+    r = drive_async(o, [&](std::string key, auto done) {
+      kv.set(std::move(key), value, std::nullopt, [done, fail](std::exception_ptr e) { fail(e); done(); });
+    });
+  } else {
+    throw std::invalid_argument("--async: --op is get or set");
+  }
+  std::cout << fmt::format("RESULT ops={:.0f}\nRESULT p99_ms={:.3f}\n", r.first, r.second);
+}
+
 void populate(const Options& o) {
   pgstack::pg::Pool pool({.primary = o.dsn, .max_size = 1});
   pgstack::kv::Store kv(pool);
@@ -98,11 +179,10 @@ void populate(const Options& o) {
   std::cout << fmt::format("RESULT populated={}\n", o.keys);
 }
 
-std::size_t pool_size(const Options& o) { return static_cast<std::size_t>(std::min(o.clients, o.connections)); }
-
 void run_kv(const Options& o) {
+  if (o.async) return run_async(o);
   pgstack::pg::Pool pool({.primary = o.dsn, .max_size = pool_size(o)});
-  pgstack::kv::Store kv(pool, {.create = false});
+  pgstack::kv::Store kv(pool, {.create = false, .coalesce_in_flight = static_cast<std::size_t>(o.coalesce)});
   const std::string value(static_cast<std::size_t>(o.value_size), 'x');
   std::uniform_int_distribution<int> pick(0, o.keys - 1);
   std::pair<double, double> r;
@@ -186,6 +266,10 @@ int main(int argc, char** argv) {
   kv->add_option("--op", o.op, "ping (select 1), get, set or mget")->capture_default_str();
   kv->add_option("--value-size", o.value_size)->capture_default_str();
   kv->add_option("--batch", o.batch, "mget: keys per call")->capture_default_str();
+  kv->add_option("--coalesce", o.coalesce, "get and set: statements in flight before calls are coalesced (0: off)")
+      ->capture_default_str();
+  kv->add_flag("--async", o.async, "get and set through kv::AsyncStore: one thread, --clients calls outstanding");
+  kv->add_option("--async-threads", o.async_threads, "AsyncStore's threads")->capture_default_str();
   auto* rl = app.add_subcommand("ratelimit", "Rate-limit decisions per second and p99");
   common(rl);
   auto* fl = app.add_subcommand("flags", "In-process flag evaluations per second, one thread");

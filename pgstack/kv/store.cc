@@ -2,27 +2,23 @@
 
 #include <fmt/format.h>
 
+#include "pgstack/kv/batches.h"
+#include "pgstack/kv/coalescer.h"
 #include "pgstack/pg/errors.h"
 
 namespace pgstack::kv {
 
-namespace {
+using batches::from_bytes;
+using batches::micros;
+using batches::to_bytes;
 
-// Lifetimes are bound as microseconds and turned into an interval in SQL: NULL stays
-// NULL (no expiry), and no interval text is ever built on the client.
-std::optional<std::int64_t> micros(std::optional<Ttl> ttl) {
-  if (!ttl) return std::nullopt;
-  return ttl->count();
-}
-
-pg::Bytes to_bytes(std::string_view s) {
-  const auto* p = reinterpret_cast<const std::byte*>(s.data());
-  return pg::Bytes(p, p + s.size());
-}
-
-std::string from_bytes(const pg::Bytes& b) { return std::string(reinterpret_cast<const char*>(b.data()), b.size()); }
-
-}  // namespace
+struct Store::Coalescing {
+  explicit Coalescing(std::size_t in_flight)
+      : gets({.max_in_flight = in_flight, .max_batch = batches::kMaxKeys}),
+        sets({.max_in_flight = in_flight, .max_batch = batches::kMaxKeys}) {}
+  Coalescer<std::string, std::optional<std::string>> gets;
+  Coalescer<batches::Set, bool> sets;
+};
 
 const char* to_string(SetMode mode) noexcept {
   switch (mode) {
@@ -33,7 +29,10 @@ const char* to_string(SetMode mode) noexcept {
   return "always";
 }
 
+Store::~Store() = default;
+
 Store::Store(pg::Pool& pool, StoreOptions options) : pool_(pool), options_(std::move(options)) {
+  if (options_.coalesce_in_flight > 0) coalescing_ = std::make_unique<Coalescing>(options_.coalesce_in_flight);
   if (options_.create)
     pool_.query("select pgstack.kv_create_namespace($1, $2)", options_.name_space, options_.logged);
   else
@@ -41,6 +40,18 @@ Store::Store(pg::Pool& pool, StoreOptions options) : pool_(pool), options_(std::
 }
 
 std::optional<std::string> Store::get(std::string_view key) {
+  if (!coalescing_) return get_alone(key);
+  using Batch = decltype(coalescing_->gets)::Batch;
+  return coalescing_->gets.submit(std::string(key), [this](Batch batch) {
+    std::vector<const std::string*> keys;
+    keys.reserve(batch.size());
+    for (auto* call : batch) keys.push_back(&call->request);
+    auto values = batches::get(*pool_.acquire(), options_.name_space, keys);
+    for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->reply = std::move(values[i]);
+  });
+}
+
+std::optional<std::string> Store::get_alone(std::string_view key) {
   // kv_lookup is inlined by the planner: a single index probe, no function call.
   auto r = pool_.query("select value from pgstack.kv_lookup($1, array[$2::text])", options_.name_space, key);
   if (r.empty()) return std::nullopt;
@@ -86,8 +97,20 @@ KeyTtl Store::ttl(std::string_view key) {
 }
 
 bool Store::set(std::string_view key, std::string_view value, std::optional<Ttl> ttl, SetMode mode) {
-  return pool_.acquire().query_value<bool>("select pgstack.kv_set($1, $2, $3, $4 * interval '1 microsecond', $5)",
-                                 options_.name_space, key, to_bytes(value), micros(ttl), to_string(mode));
+  if (!coalescing_ || mode != SetMode::always || !batches::valid_write(key, ttl))
+    return set_alone(key, value, ttl, mode);
+  using Batch = decltype(coalescing_->sets)::Batch;
+  return coalescing_->sets.submit(batches::Set{std::string(key), std::string(value), ttl}, [this](Batch batch) {
+    std::vector<const batches::Set*> sets;
+    sets.reserve(batch.size());
+    for (auto* call : batch) sets.push_back(&call->request);
+    batches::set(*pool_.acquire(), options_.name_space, sets);
+    for (auto* call : batch) call->reply = true;
+  });
+}
+
+bool Store::set_alone(std::string_view key, std::string_view value, std::optional<Ttl> ttl, SetMode mode) {
+  return batches::set_one(*pool_.acquire(), options_.name_space, key, value, ttl, to_string(mode));
 }
 
 bool Store::set_json(std::string_view key, const nlohmann::json& value, std::optional<Ttl> ttl, SetMode mode) {

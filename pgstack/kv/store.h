@@ -10,10 +10,15 @@
 //
 // An expired key is gone at once for every call; its row is removed later by the
 // kv_sweep maintenance task (run by pgstack::schema::Housekeeper or `pgstack maintain`).
+//
+// A Store is meant to be shared by every thread of a process: concurrent get() and
+// set() calls are coalesced into one statement for many callers (StoreOptions::
+// coalesce_in_flight), which is what lets a few connections serve many threads.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,6 +46,11 @@ struct StoreOptions {
   // crash) or not. An existing namespace of the other kind is an error.
   bool create = true;
   bool logged = false;
+  // Concurrent get() calls, and concurrent set() calls with SetMode::always, are
+  // coalesced (kv/coalescer.h): while this many statements of a kind are running,
+  // further calls queue, and the next statement carries all of them (up to 64 keys).
+  // A lone call runs at once, as its own statement. 0: every call is its own statement.
+  std::size_t coalesce_in_flight = 2;
 };
 
 struct KeyTtl {
@@ -51,6 +61,9 @@ struct KeyTtl {
 class Store {
  public:
   explicit Store(pg::Pool& pool, StoreOptions options = {});
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
 
   const std::string& name_space() const noexcept { return options_.name_space; }
 
@@ -102,8 +115,13 @@ class Store {
   pg::Pool& pool() noexcept { return pool_; }
 
  private:
+  std::optional<std::string> get_alone(std::string_view key);
+  bool set_alone(std::string_view key, std::string_view value, std::optional<Ttl> ttl, SetMode mode);
+
   pg::Pool& pool_;
   StoreOptions options_;
+  struct Coalescing;  // store.cc
+  std::unique_ptr<Coalescing> coalescing_;
 };
 
 const char* to_string(SetMode mode) noexcept;
