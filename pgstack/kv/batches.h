@@ -47,8 +47,9 @@ std::string from_bytes(const pg::Bytes& b);
 bool set_one(pg::Connection& conn, const std::string& name_space, std::string_view key, std::string_view value,
              std::optional<Ttl> ttl, const char* mode);
 
-// Sets every entry (SetMode::always): one kv_mset per distinct ttl, in one round trip.
-// Two sets of one key: the later one wins, a fair order for concurrent calls.
+// Sets every entry (SetMode::always), each with its own ttl, in one statement: kv_mset's
+// upsert. Two sets of one key: the later one wins, a fair order for concurrent calls.
+// Entries must pass valid_write. A namespace that no longer exists gets kv's own error.
 void set(pg::Connection& conn, const std::string& name_space, const std::vector<const Set*>& sets);
 
 }  // namespace pgstack::kv::batches
