@@ -54,6 +54,16 @@ std::size_t pool_size(const Options& o) { return static_cast<std::size_t>(std::m
 
 std::string key_of(int i) { return fmt::format("key:{:012d}", i); }  // redis-benchmark's key:__rand_int__ shape
 
+// Operations per second and the 99th percentile latency (ms) of everything timed.
+std::pair<double, double> rate_and_p99(const std::vector<std::vector<float>>& latencies, double elapsed) {
+  std::vector<float> all;
+  for (const auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  if (all.empty()) return {0, 0};
+  auto p99 = all.begin() + static_cast<std::ptrdiff_t>(all.size() * 99 / 100);
+  std::nth_element(all.begin(), p99, all.end());
+  return {static_cast<double>(all.size()) / elapsed, *p99};
+}
+
 // Runs op on `clients` threads for `seconds` after a warm-up; each op is timed.
 // Returns operations per second and the 99th percentile latency in ms.
 template <class MakeOp>
@@ -84,12 +94,7 @@ std::pair<double, double> drive(const Options& o, MakeOp make_op) {
   stop = true;
   auto elapsed = std::chrono::duration<double>(Clock::now() - started).count();
   for (auto& t : threads) t.join();
-  std::vector<float> all;
-  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
-  if (all.empty()) return {0, 0};
-  auto p99 = all.begin() + static_cast<std::ptrdiff_t>(all.size() * 99 / 100);
-  std::nth_element(all.begin(), p99, all.end());
-  return {static_cast<double>(all.size()) / elapsed, *p99};
+  return rate_and_p99(latencies, elapsed);
 }
 
 // The event-loop model redis-benchmark uses: `clients` chains of calls, each with one
@@ -132,33 +137,42 @@ std::pair<double, double> drive_async(const Options& o, Issue issue) {
     std::unique_lock lock(m);
     all_stopped.wait(lock, [&] { return running == 0; });
   }
-  std::vector<float> all;
-  for (auto& c : chains) all.insert(all.end(), c.latencies.begin(), c.latencies.end());
-  if (all.empty()) return {0, 0};
-  auto p99 = all.begin() + static_cast<std::ptrdiff_t>(all.size() * 99 / 100);
-  std::nth_element(all.begin(), p99, all.end());
-  return {static_cast<double>(all.size()) / elapsed, *p99};
+  std::vector<std::vector<float>> latencies;
+  for (auto& c : chains) latencies.push_back(std::move(c.latencies));
+  return rate_and_p99(latencies, elapsed);
 }
 
 void run_async(const Options& o) {
   pgstack::pg::Pool pool({.primary = o.dsn, .max_size = pool_size(o)});
   pgstack::kv::AsyncStore kv(pool, {.threads = static_cast<std::size_t>(o.async_threads)});
   const std::string value(static_cast<std::size_t>(o.value_size), 'x');
-  auto fail = [](std::exception_ptr e) {
-    if (e) std::rethrow_exception(e);
+  // A failed call still ends its turn (the run must finish); the run then fails.
+  std::atomic<int> failed{0};
+  std::mutex first_error_mutex;
+  std::string first_error;
+  auto note = [&](std::exception_ptr e) {
+    if (!e) return;
+    if (failed++ > 0) return;
+    std::lock_guard lock(first_error_mutex);
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      first_error = x.what();
+    }
   };
   std::pair<double, double> r;
   if (o.op == "get") {
     r = drive_async(o, [&](std::string key, auto done) {
-      kv.get(std::move(key), [done, fail](std::optional<std::string>, std::exception_ptr e) { fail(e); done(); });
+      kv.get(std::move(key), [done, &note](std::optional<std::string>, std::exception_ptr e) { note(e); done(); });
     });
   } else if (o.op == "set") {
     r = drive_async(o, [&](std::string key, auto done) {
-      kv.set(std::move(key), value, std::nullopt, [done, fail](std::exception_ptr e) { fail(e); done(); });
+      kv.set(std::move(key), value, std::nullopt, [done, &note](std::exception_ptr e) { note(e); done(); });
     });
   } else {
     throw std::invalid_argument("--async: --op is get or set");
   }
+  if (failed > 0) throw std::runtime_error(fmt::format("{} calls failed; the first: {}", failed.load(), first_error));
   std::cout << fmt::format("RESULT ops={:.0f}\nRESULT p99_ms={:.3f}\n", r.first, r.second);
 }
 

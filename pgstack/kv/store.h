@@ -1,7 +1,8 @@
 // Keys and values in PostgreSQL instead of Redis: get, set, mget, mset, delete, incr,
 // compare-and-set, expire and ttl on a namespace (an unlogged partition unless created
-// logged). Every call is one statement on a connection borrowed from the pool, through
-// the SQL API in schema pgstack (docs/kv.md), so other languages see the same keys.
+// logged). Calls are statements on connections borrowed from the pool, on the tables of
+// the SQL API in schema pgstack (docs/kv.md), so other languages see the same keys;
+// concurrent get() and set() calls share statements (see below).
 //
 //   pgstack::kv::Store kv{pool};                                   // namespace "default"
 //   kv.set("greeting", "hello", std::chrono::minutes{5});
