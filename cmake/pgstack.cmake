@@ -10,6 +10,10 @@ function(pgstack_add_test name)
   cmake_parse_arguments(ARG "OWN_MAIN;ONE_PROCESS" "TIMEOUT" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gmock Threads::Threads)
+  # Test code itself is not optimised: its time goes to the servers it drives, and -O0
+  # compiles a test file about a quarter faster (make test must stay within 15 minutes
+  # on 2 cores). The libraries under test keep the build type's flags.
+  target_compile_options(${name} PRIVATE -O0)
   if(NOT ARG_OWN_MAIN)
     target_link_libraries(${name} PRIVATE GTest::gtest_main)
   endif()
