@@ -18,8 +18,9 @@ namespace {
 // Keys travel as scalar parameters, not as one array, and a batch is padded to the next
 // power of two: with a fixed number of keys per statement, PostgreSQL's generic plan
 // costs what a custom plan would, so the plan cache keeps it and a batch is never
-// re-planned (with an array parameter it re-plans on every call, which costs about a
-// third of a get).
+// re-planned. With an array parameter the plan cache keeps choosing a custom plan for
+// small batches and plans every call: a batch of 2 keys ran at a fifth of the calls/s
+// of a single get.
 const std::array<std::string, 7>& lookup_statements() {
   static const std::array<std::string, 7> statements = [] {
     std::array<std::string, 7> out;

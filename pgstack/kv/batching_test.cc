@@ -119,7 +119,7 @@ TEST_F(BatchingTest, ABadCallFailsAloneWhileTheCallsBesideItSucceed) {
   EXPECT_EQ(conn_.query_value<std::int64_t>("select count(*) from pgstack.kv_entries"), 8 * 30 - 20);
 }
 
-TEST_F(BatchingTest, CoalescingOffSendsEveryCallAlone) {
+TEST_F(BatchingTest, WithCoalescingOffCallsStillReadAndWrite) {
   Store kv{pool_, {.coalesce_in_flight = 0}};
   EXPECT_TRUE(kv.set("k", "v"));
   EXPECT_EQ(kv.get("k"), "v");

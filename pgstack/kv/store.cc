@@ -52,10 +52,9 @@ std::optional<std::string> Store::get(std::string_view key) {
 }
 
 std::optional<std::string> Store::get_alone(std::string_view key) {
-  // kv_lookup is inlined by the planner: a single index probe, no function call.
-  auto r = pool_.query("select value from pgstack.kv_lookup($1, array[$2::text])", options_.name_space, key);
-  if (r.empty()) return std::nullopt;
-  return from_bytes(r[0].get<pg::Bytes>(0));
+  // The batch statement for one key: kv_lookup inlined into a single index probe.
+  const std::string k(key);
+  return std::move(batches::get(*pool_.acquire(), options_.name_space, {&k})[0]);
 }
 
 std::optional<nlohmann::json> Store::get_json(std::string_view key) {
