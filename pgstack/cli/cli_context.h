@@ -30,6 +30,12 @@ class BadUsage : public pgstack::Error {
   using pgstack::Error::Error;
 };
 
+// Ends a command that has printed its result with an exit code of its own (doctor's 3
+// for critical findings); run() returns code without printing anything more.
+struct ExitWith {
+  int code;
+};
+
 // The command now running ("pgstack migrate up"), to prefix error messages.
 void set_command(std::string name);
 const std::string& current_command();

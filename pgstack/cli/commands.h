@@ -26,6 +26,10 @@ void add_flags_commands(CLI::App& app);   // flags list|create|set|eval
 void add_sessions_commands(CLI::App& app);  // sessions list|revoke
 void add_pubsub_commands(CLI::App& app);  // pubsub publish|listen
 void add_maintain_command(CLI::App& app);
+void add_doctor_command(CLI::App& app);
+void add_metrics_commands(CLI::App& app);  // metrics [--listen], metrics rules
+void add_top_command(CLI::App& app);
+void add_advise_command(CLI::App& app);
 
 // Runs the CLI; returns the process exit code (0 ok, 1 failure, 2 bad usage).
 int run(int argc, char** argv);

@@ -27,6 +27,10 @@ int run(int argc, char** argv) {
   add_sessions_commands(app);
   add_pubsub_commands(app);
   add_maintain_command(app);
+  add_doctor_command(app);
+  add_metrics_commands(app);
+  add_top_command(app);
+  add_advise_command(app);
   try {
     app.parse(argc, argv);
     return kExitOk;
@@ -40,6 +44,8 @@ int run(int argc, char** argv) {
     int code = app.exit(e);
     if (code != 0) std::cerr << "run `pgstack --help` (or `pgstack <command> --help`) for usage\n";
     return code == 0 ? kExitOk : kExitUsage;
+  } catch (const ExitWith& e) {
+    return e.code;
   } catch (const BadUsage& e) {
     std::cerr << current_command() << ": " << e.what() << "\n";
     return kExitUsage;

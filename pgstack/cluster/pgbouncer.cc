@@ -280,4 +280,28 @@ std::vector<PoolStatus> pgbouncer_pools(const ClusterLayout& layout) {
   return out;
 }
 
+std::vector<PoolerStats> pgbouncer_stats(const ClusterLayout& layout) {
+  pg::Connection admin(pg::ConnectOptions{
+      .dsn = layout.pgbouncer_admin_dsn(), .connect_timeout = 3s, .statement_cache = false});
+  auto rows = admin.simple_query("SHOW STATS");
+  std::vector<PoolerStats> out;
+  for (const auto& row : rows.rows) {
+    auto number = [&](const char* column) -> std::int64_t {
+      const auto& v = row[rows.column(column)];
+      return v ? std::atoll(v->c_str()) : 0;
+    };
+    auto database = row[rows.column("database")].value_or("");
+    if (database == "pgbouncer") continue;
+    out.push_back({.database = database,
+                   .transactions = number("total_xact_count"),
+                   .queries = number("total_query_count"),
+                   .bytes_received = number("total_received"),
+                   .bytes_sent = number("total_sent"),
+                   .transaction_microseconds = number("total_xact_time"),
+                   .query_microseconds = number("total_query_time"),
+                   .wait_microseconds = number("total_wait_time")});
+  }
+  return out;
+}
+
 }  // namespace pgstack::cluster

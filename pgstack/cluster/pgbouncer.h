@@ -13,6 +13,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -54,5 +55,19 @@ struct PoolStatus {
 // The pools of a running PgBouncer, read from its admin console. Throws pgstack::Error
 // when it cannot be reached.
 std::vector<PoolStatus> pgbouncer_pools(const ClusterLayout& layout);
+
+// One row of SHOW STATS: a database's totals since PgBouncer started.
+struct PoolerStats {
+  std::string database;
+  std::int64_t transactions = 0;
+  std::int64_t queries = 0;
+  std::int64_t bytes_received = 0;
+  std::int64_t bytes_sent = 0;
+  std::int64_t transaction_microseconds = 0;
+  std::int64_t query_microseconds = 0;
+  std::int64_t wait_microseconds = 0;  // clients' time waiting for a server connection
+};
+
+std::vector<PoolerStats> pgbouncer_stats(const ClusterLayout& layout);
 
 }  // namespace pgstack::cluster

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "pgstack/cluster/toml_table.h"
+
 #include "pgstack/pg/errors.h"
 
 namespace pgstack::cluster {
@@ -12,77 +14,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Reads one table's keys, rejecting those it does not know so a typo ("prot = 6000")
-// is an error rather than a silently ignored line.
-class TableReader {
- public:
-  TableReader(const fs::path& file, const toml::table& root, std::string name) : file_(file), name_(std::move(name)) {
-    if (const auto* node = root.get(name_)) {
-      table_ = node->as_table();
-      if (!table_) fail(name_, "must be a table ([" + name_ + "])");
-    }
-  }
-  bool present() const { return table_ != nullptr; }
-
-  std::optional<std::string> text(const std::string& key) {
-    auto* node = take(key);
-    if (!node) return std::nullopt;
-    if (auto v = node->value<std::string>()) return *v;
-    fail(key, "must be a string in quotes");
-  }
-  std::optional<bool> boolean(const std::string& key) {
-    auto* node = take(key);
-    if (!node) return std::nullopt;
-    if (auto v = node->value<bool>(); v && node->is_boolean()) return *v;
-    fail(key, "must be true or false");
-  }
-  std::optional<int> integer(const std::string& key, int min, int max) {
-    auto* node = take(key);
-    if (!node) return std::nullopt;
-    if (!node->is_integer()) fail(key, fmt::format("must be a whole number from {} to {}", min, max));
-    auto v = node->value<std::int64_t>().value();
-    if (v < min || v > max) fail(key, fmt::format("is {}; it must be from {} to {}", v, min, max));
-    return static_cast<int>(v);
-  }
-  std::optional<fs::path> path(const std::string& key) {
-    auto t = text(key);
-    if (!t) return std::nullopt;
-    if (t->empty()) fail(key, "must not be empty");
-    fs::path p(*t);
-    return p.is_absolute() ? p : (file_.parent_path() / p).lexically_normal();
-  }
-  // Every key of the table was read.
-  void done() {
-    if (!table_) return;
-    for (const auto& [key, node] : *table_)
-      if (!seen_.count(std::string(key.str())))
-        fail(std::string(key.str()), "is not a setting pgstack knows (docs/stack.md lists them)");
-  }
-  [[noreturn]] void fail(const std::string& key, const std::string& why) const {
-    throw Error(fmt::format("{}: [{}] {} {}; fix the file, or remove the line to use the default", file_.string(),
-                            name_, key, why));
-  }
-
- private:
-  const toml::node* take(const std::string& key) {
-    seen_.insert(key);
-    return table_ ? table_->get(key) : nullptr;
-  }
-  fs::path file_;
-  std::string name_;
-  const toml::table* table_ = nullptr;
-  std::set<std::string> seen_;
-};
-
 constexpr int kMinPort = 1024;  // below it only root may listen, and the servers never run as root
 
-void read_stack(TableReader& t, StackConfig& config) {
+void read_stack(TomlTable& t, StackConfig& config) {
   config.max_connections = t.integer("max_connections", 20, 10000);
   t.done();
 }
 
 // host is accepted for the multi-machine future, but only this machine works today.
-void read_server(TableReader& t, std::optional<int>& port) {
+void read_server(TomlTable& t, std::optional<int>& port) {
   if (auto host = t.text("host"); host && *host != "localhost" && *host != "127.0.0.1")
     t.fail("host", fmt::format("is \"{}\"; this version of pgstack runs every server on this machine, so it must be "
                                "\"localhost\"",
@@ -91,7 +31,7 @@ void read_server(TableReader& t, std::optional<int>& port) {
   t.done();
 }
 
-void read_pgbouncer(TableReader& t, StackConfig& config) {
+void read_pgbouncer(TomlTable& t, StackConfig& config) {
   PoolerSettings pool;
   pool.enabled = t.boolean("enabled").value_or(pool.enabled);
   config.pgbouncer_port = t.integer("port", kMinPort, 65535);
@@ -106,7 +46,7 @@ void read_pgbouncer(TableReader& t, StackConfig& config) {
   if (t.present()) config.pgbouncer = pool;
 }
 
-void read_backup(TableReader& t, StackConfig& config) {
+void read_backup(TomlTable& t, StackConfig& config) {
   BackupRepository repo;
   repo.type = t.text("type").value_or(repo.type);
   if (repo.type != "posix" && repo.type != "s3")
@@ -138,29 +78,23 @@ void read_backup(TableReader& t, StackConfig& config) {
 StackConfig load_stack_config(const fs::path& file) {
   StackConfig config;
   config.file = fs::absolute(file).lexically_normal();
-  toml::table root;
-  try {
-    root = toml::parse_file(config.file.string());
-  } catch (const toml::parse_error& e) {
-    const auto& where = e.source().begin;
-    throw Error(fmt::format("{}:{}:{}: {}; fix the file (TOML syntax, docs/stack.md)", config.file.string(),
-                            where.line, where.column, e.description()));
-  }
-  static const std::set<std::string> kTables = {"stack", "primary", "standby", "pgbouncer", "backup"};
+  toml::table root = read_toml_file(config.file);
+  // [doctor] holds doctor's and the metrics rules' thresholds; doctor/thresholds.cc reads it.
+  static const std::set<std::string> kTables = {"stack", "primary", "standby", "pgbouncer", "backup", "doctor"};
   for (const auto& [key, node] : root)
     if (!kTables.count(std::string(key.str())))
       throw Error(fmt::format("{}: [{}] is not a section pgstack knows; use [stack], [primary], [standby], "
-                              "[pgbouncer] or [backup]",
+                              "[pgbouncer], [backup] or [doctor]",
                               config.file.string(), key.str()));
-  TableReader stack(config.file, root, "stack");
+  TomlTable stack(config.file, root, "stack");
   read_stack(stack, config);
-  TableReader primary(config.file, root, "primary");
+  TomlTable primary(config.file, root, "primary");
   read_server(primary, config.primary_port);
-  TableReader standby(config.file, root, "standby");
+  TomlTable standby(config.file, root, "standby");
   read_server(standby, config.standby_port);
-  TableReader pgbouncer(config.file, root, "pgbouncer");
+  TomlTable pgbouncer(config.file, root, "pgbouncer");
   read_pgbouncer(pgbouncer, config);
-  TableReader backup(config.file, root, "backup");
+  TomlTable backup(config.file, root, "backup");
   read_backup(backup, config);
   std::set<int> ports;
   for (const auto& port : {config.primary_port, config.standby_port, config.pgbouncer_port})

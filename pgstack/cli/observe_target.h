@@ -1,0 +1,28 @@
+// What doctor, metrics, top and advise look at, from the same options: --db URL (one
+// server), else the stack in --dir when there is one, else $DATABASE_URL; and the
+// thresholds: --config FILE, else ./pgstack.toml, else the file the stack was made from.
+//
+//   auto target = resolve_observe_target(db_flag, dir);
+//   auto t = resolve_thresholds(config_flag, target);
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "pgstack/cluster/layout.h"
+#include "pgstack/doctor/thresholds.h"
+
+namespace pgstack::cli {
+
+struct ObserveTarget {
+  std::optional<std::string> dsn;             // one server
+  std::optional<cluster::ClusterLayout> stack;  // else the local stack
+  std::string dir;
+};
+
+// Throws BadUsage when there is neither a --db, a stack in dir, nor $DATABASE_URL.
+ObserveTarget resolve_observe_target(const std::optional<std::string>& db, const std::string& dir);
+
+doctor::Thresholds resolve_thresholds(const std::optional<std::string>& config, const ObserveTarget& target);
+
+}  // namespace pgstack::cli

@@ -1,0 +1,349 @@
+// pgstack doctor against a real PostgreSQL 15: each alert's condition induced for real,
+// with thresholds lowered so it is quick, seen to fire and then to clear; the rates'
+// window; workloads' checks; bad input (an unreachable server, a database without
+// pg_stat_statements, a malformed config) through the library and the built CLI.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "pgstack/doctor/doctor.h"
+#include "pgstack/doctor/observe_test_cluster.h"
+#include "pgstack/doctor/rate_state.h"
+#include "pgstack/testing/cli_runner.h"
+#include "pgstack/testing/eventually.h"
+
+namespace pgstack::doctor {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+// Thresholds an alert can cross in a test's time.
+Thresholds quick() {
+  Thresholds t;
+  t.cache_min_blocks = 500;
+  t.checkpoints_min = 1;
+  t.dead_tuples_min = 100;
+  t.idle_in_transaction_sessions = 2;
+  t.idle_in_transaction_seconds = 0.3;
+  t.rate_window_seconds = 1;
+  t.job_oldest_available_seconds = 0.3;
+  t.discarded_jobs_per_hour = 0;
+  t.kv_dead_ratio = 0.3;
+  return t;
+}
+
+class DoctorTest : public ::testing::Test {
+ protected:
+  pgstack::testing::TestDatabase db_ = observe_cluster().create_database();
+  pg::Connection conn_{db_.dsn()};
+  fs::path state_ = fs::temp_directory_path() / ("pgstack-doctor-state-" + std::to_string(::getpid()) + ".json");
+
+  ~DoctorTest() override { fs::remove(state_); }
+
+  Report doctor(const Thresholds& t = quick()) {
+    return run_doctor({.dsn = db_.dsn(), .thresholds = t, .state_file = state_});
+  }
+  // A finding of check whose subject mentions about.
+  static const Finding* find(const Report& r, const std::string& check, const std::string& about = {}) {
+    for (const auto& f : r.findings)
+      if (f.check == check && f.subject.find(about) != std::string::npos) return &f;
+    return nullptr;
+  }
+  std::string table_subject(const std::string& table) { return "table public." + table; }
+  // Other tests' CHECKPOINTs would read as a stack whose checkpoints are all requested.
+  void forget_checkpoints() { conn_.query("SELECT pg_stat_reset_shared('bgwriter')"); }
+};
+
+TEST_F(DoctorTest, AHealthyDatabaseHasNoWarningsAndEveryCheckRuns) {
+  forget_checkpoints();
+  auto r = doctor(Thresholds{});
+  EXPECT_EQ(r.exit_code(), kExitHealthy) << r.to_text();
+  EXPECT_GE(r.checks.size(), 20u);
+  for (const char* check : {"cache_hit_ratio", "replication_lag", "dead_tuples", "idle_in_transaction", "connections",
+                            "requested_checkpoints", "long_query", "xid_wraparound", "sequence_used",
+                            "duplicate_index", "slow_statement", "job_backlog", "kv_bloat"}) {
+    bool ran = false;
+    for (const auto& c : r.checks) ran |= c.check == check;
+    EXPECT_TRUE(ran) << check;
+  }
+}
+
+TEST_F(DoctorTest, LowCacheHitRatioFiresAndThenClears) {
+  // 16 MB against 8 MB of shared_buffers: a sequential scan goes through a small ring
+  // of buffers, so each scan reads every block again.
+  conn_.execute_script(
+      "CREATE TABLE big AS SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 60000) g;"
+      "CREATE TABLE small (id int PRIMARY KEY, v int); INSERT INTO small SELECT g, g FROM generate_series(1, 100) g;"
+      "ANALYZE big; ANALYZE small;");
+  flush_stats(conn_);
+  doctor();  // the baseline
+  std::this_thread::sleep_for(1100ms);
+  for (int i = 0; i < 3; ++i) conn_.query("SELECT count(*) FROM big");
+  flush_stats(conn_);
+  auto fired = doctor();
+  const auto* f = find(fired, "cache_hit_ratio", db_.name());
+  ASSERT_NE(f, nullptr) << fired.to_text();
+  EXPECT_EQ(f->severity, Severity::warning);
+  EXPECT_NE(f->what.find("over the last"), std::string::npos) << "a rate over the window: " << f->what;
+  EXPECT_EQ(fired.exit_code(), kExitWarnings);
+
+  // Then only lookups the cache serves: over the next window the ratio recovers.
+  std::this_thread::sleep_for(1100ms);
+  conn_.query("SELECT sum((SELECT v FROM small WHERE id = g % 100 + 1)) FROM generate_series(1, 20000) g");
+  flush_stats(conn_);
+  auto cleared = doctor();
+  EXPECT_EQ(find(cleared, "cache_hit_ratio", db_.name()), nullptr) << cleared.to_text();
+}
+
+TEST_F(DoctorTest, DeadTuplesFireAndClearAfterVacuum) {
+  conn_.execute_script(
+      "CREATE TABLE churn (id int, v text) WITH (autovacuum_enabled = false);"
+      "INSERT INTO churn SELECT g, 'v' FROM generate_series(1, 2000) g;"
+      "DELETE FROM churn WHERE id <= 1000;");
+  flush_stats(conn_);
+  auto fired = doctor();
+  const auto* f = find(fired, "dead_tuples", table_subject("churn"));
+  ASSERT_NE(f, nullptr) << fired.to_text();
+  EXPECT_NE(f->what.find("1000 dead, 1000 live"), std::string::npos) << f->what;
+  EXPECT_NE(f->fix.find("VACUUM (ANALYZE) public.churn"), std::string::npos) << f->fix;
+  // Twice past autovacuum's trigger and never vacuumed, because autovacuum is off for it.
+  const auto* overdue = find(fired, "vacuum_overdue", table_subject("churn"));
+  ASSERT_NE(overdue, nullptr) << fired.to_text();
+  EXPECT_NE(overdue->what.find("autovacuum is DISABLED"), std::string::npos) << overdue->what;
+  EXPECT_NE(overdue->fix.find("ALTER TABLE public.churn RESET (autovacuum_enabled)"), std::string::npos);
+
+  conn_.execute_script("VACUUM churn");
+  auto cleared = doctor();
+  EXPECT_EQ(find(cleared, "dead_tuples", table_subject("churn")), nullptr) << cleared.to_text();
+  EXPECT_EQ(find(cleared, "vacuum_overdue", table_subject("churn")), nullptr) << cleared.to_text();
+}
+
+TEST_F(DoctorTest, SessionsIdleInTransactionFireAndClearOnCommit) {
+  std::vector<pg::Connection> idle;
+  for (int i = 0; i < 3; ++i) {
+    idle.emplace_back(pg::ConnectOptions{.dsn = db_.dsn()});
+    idle.back().execute_script("BEGIN; SELECT 1;");
+  }
+  std::this_thread::sleep_for(400ms);
+  auto fired = doctor();
+  const auto* f = find(fired, "idle_in_transaction");
+  ASSERT_NE(f, nullptr) << fired.to_text();
+  EXPECT_NE(f->what.find("3 sessions"), std::string::npos) << f->what;
+  EXPECT_NE(f->subject.find(std::to_string(idle.front().backend_pid())), std::string::npos) << f->subject;
+
+  for (auto& c : idle) c.execute_script("COMMIT");
+  EXPECT_FALSE(doctor().has("idle_in_transaction"));
+}
+
+TEST_F(DoctorTest, ConnectionsNearTheLimitFireAndClear) {
+  auto in_use = conn_.query_value<std::int64_t>(
+      "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'");
+  auto max = conn_.query_value<std::int32_t>("SELECT current_setting('max_connections')::int");
+  auto t = quick();
+  // Doctor's own connection and five more cross the line; without them it is not crossed.
+  t.connections_ratio = (static_cast<double>(in_use) + 3.5) / max;
+  EXPECT_FALSE(doctor(t).has("connections"));
+  {
+    std::vector<pg::Connection> extra;
+    for (int i = 0; i < 5; ++i) extra.emplace_back(pg::ConnectOptions{.dsn = db_.dsn()});
+    auto fired = doctor(t);
+    const auto* f = find(fired, "connections");
+    ASSERT_NE(f, nullptr) << fired.to_text();
+    EXPECT_NE(f->what.find(fmt::format("of {} connections", max)), std::string::npos) << f->what;
+  }
+  EXPECT_TRUE(pgstack::testing::eventually([&] { return !doctor(t).has("connections"); }, 5s));
+}
+
+TEST_F(DoctorTest, RequestedCheckpointsFireAndClearOnceTheWindowPasses) {
+  auto requested = [&] {
+    conn_.query("SELECT pg_stat_clear_snapshot()");
+    return conn_.query_value<std::int64_t>("SELECT checkpoints_req FROM pg_stat_bgwriter");
+  };
+  doctor();  // the baseline
+  const auto before = requested();
+  for (int i = 0; i < 2; ++i) conn_.execute_script("CHECKPOINT");
+  ASSERT_TRUE(pgstack::testing::eventually([&] { return requested() >= before + 2; }, 10s));
+  auto fired = doctor();
+  const auto* f = find(fired, "requested_checkpoints");
+  ASSERT_NE(f, nullptr) << fired.to_text();
+  EXPECT_NE(f->what.find("over the last"), std::string::npos) << f->what;
+
+  // No checkpoint in the next window: nothing to judge, nothing reported.
+  std::this_thread::sleep_for(1100ms);
+  auto cleared = doctor();
+  EXPECT_FALSE(cleared.has("requested_checkpoints")) << cleared.to_text();
+}
+
+TEST_F(DoctorTest, WithoutRememberedStateRatesAreSinceTheStatisticsReset) {
+  conn_.execute_script("CHECKPOINT");
+  auto t = quick();
+  auto r = run_doctor({.dsn = db_.dsn(), .thresholds = t});  // no state file
+  const auto* f = find(r, "requested_checkpoints");
+  ASSERT_NE(f, nullptr) << r.to_text();
+  EXPECT_NE(f->what.find("since the statistics were reset"), std::string::npos) << f->what;
+}
+
+TEST_F(DoctorTest, PgHerosChecksFindInvalidConstraintsDuplicateIndexesAndFullSequences) {
+  conn_.execute_script(
+      "CREATE TABLE orders (id serial PRIMARY KEY, customer int, placed date);"
+      "CREATE INDEX orders_customer ON orders (customer);"
+      "CREATE INDEX orders_customer_placed ON orders (customer, placed);"
+      "ALTER TABLE orders ADD CONSTRAINT customer_positive CHECK (customer > 0) NOT VALID;"
+      "SELECT setval('orders_id_seq', 2000000000);");
+  auto r = doctor();
+  const auto* dup = find(r, "duplicate_index", "public.orders_customer");
+  ASSERT_NE(dup, nullptr) << r.to_text();
+  EXPECT_NE(dup->what.find("public.orders_customer_placed"), std::string::npos) << dup->what;
+  EXPECT_EQ(find(r, "duplicate_index", "orders_customer_placed"), nullptr) << "the wider index is the one to keep";
+  ASSERT_NE(find(r, "invalid_constraint", "customer_positive"), nullptr) << r.to_text();
+  const auto* seq = find(r, "sequence_used", "orders_id_seq");
+  ASSERT_NE(seq, nullptr) << r.to_text();
+  EXPECT_NE(seq->what.find("(int4)"), std::string::npos) << "bounded by the integer column: " << seq->what;
+
+  conn_.execute_script(
+      "DROP INDEX orders_customer; ALTER TABLE orders VALIDATE CONSTRAINT customer_positive;"
+      "ALTER TABLE orders ALTER COLUMN id TYPE bigint; ALTER SEQUENCE orders_id_seq AS bigint;");
+  auto fixed = doctor();
+  EXPECT_FALSE(fixed.has("duplicate_index") || fixed.has("invalid_constraint") || fixed.has("sequence_used"))
+      << fixed.to_text();
+}
+
+TEST_F(DoctorTest, ALongQueryIsReportedWithTheCommandThatCancelsIt) {
+  auto t = quick();
+  t.long_query_seconds = 0.2;
+  pg::Connection sleeper(pg::ConnectOptions{.dsn = db_.dsn()});
+  const int pid = sleeper.backend_pid();
+  std::thread run([&] {
+    try {
+      sleeper.query("SELECT pg_sleep(30)");
+    } catch (const pgstack::Error&) {
+      // cancelled by the test, as the fix says
+    }
+  });
+  const Finding* f = nullptr;
+  Report r;
+  ASSERT_TRUE(pgstack::testing::eventually([&] {
+    r = doctor(t);
+    f = find(r, "long_query", std::to_string(pid));
+    return f != nullptr;
+  }, 10s)) << r.to_text();
+  EXPECT_EQ(f->fix, fmt::format("SELECT pg_cancel_backend({});  -- and a statement_timeout for its role", pid));
+  conn_.query("SELECT pg_cancel_backend($1)", pid);
+  run.join();
+}
+
+TEST_F(DoctorTest, JobBacklogAndKvBloatAreFoundInPgstacksOwnTables) {
+  conn_.query("SELECT pgstack.register_job_kind('send_receipt')");
+  conn_.query("SELECT pgstack.enqueue('send_receipt', '{}'::jsonb)");
+  conn_.execute_script(
+      "SELECT pgstack.kv_set('default', 'k' || g, 'v') FROM generate_series(1, 300) g;"
+      "SELECT pgstack.kv_set('default', 'k' || g, 'w') FROM generate_series(1, 300) g;");
+  flush_stats(conn_);
+  std::this_thread::sleep_for(400ms);
+  auto r = doctor();
+  ASSERT_NE(find(r, "job_backlog", "queue default"), nullptr) << r.to_text();
+  ASSERT_NE(find(r, "kv_bloat", "default"), nullptr) << r.to_text();
+
+  // A worker takes the job (it is running, no longer waiting), and vacuum clears kv.
+  EXPECT_EQ(conn_.query_value<std::int64_t>("SELECT count(*) FROM pgstack.claim_jobs('default', 'test-worker', 10)"), 1);
+  conn_.execute_script("VACUUM pgstack.kv_ns_default");
+  auto cleared = doctor();
+  EXPECT_FALSE(cleared.has("job_backlog") || cleared.has("kv_bloat")) << cleared.to_text();
+}
+
+TEST_F(DoctorTest, WithoutPgStatStatementsTheOtherChecksRunAndTheNoteSaysHowToAddIt) {
+  conn_.execute_script("DROP EXTENSION pg_stat_statements");
+  forget_checkpoints();
+  auto r = doctor(Thresholds{});
+  const auto* f = find(r, "pg_stat_statements");
+  ASSERT_NE(f, nullptr) << r.to_text();
+  EXPECT_EQ(f->severity, Severity::info);
+  EXPECT_NE(f->fix.find("CREATE EXTENSION pg_stat_statements"), std::string::npos);
+  EXPECT_EQ(r.exit_code(), kExitHealthy) << "a note is not a warning";
+  EXPECT_GE(r.checks.size(), 20u) << "the other checks still ran";
+}
+
+TEST_F(DoctorTest, AnUnreachableServerIsACriticalFindingNotACrash) {
+  auto r = run_doctor({.dsn = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2", .thresholds = quick()});
+  ASSERT_EQ(r.findings.size(), 1u) << r.to_text();
+  EXPECT_EQ(r.findings[0].check, "unreachable");
+  EXPECT_EQ(r.exit_code(), kExitCritical);
+}
+
+TEST(RateStateTest, TheBaselineIsTheOldestInsideTheWindowElseTheNewestBefore) {
+  RateState s;
+  for (double at : {100.0, 200.0, 290.0, 295.0}) s.record("k", {.at = at}, 50);
+  // Kept: 290 and 295 inside the window of 300, and 200 as the newest before it.
+  EXPECT_EQ(s.baseline("k", 300, 50)->at, 290);
+  EXPECT_EQ(s.baseline("k", 400, 50)->at, 295);
+  EXPECT_FALSE(s.baseline("other", 300, 50).has_value());
+}
+
+// The built binary: exit statuses, --json, pgstack.toml's [doctor] table, bad input.
+class DoctorCliTest : public DoctorTest {
+ protected:
+  fs::path dir_ = fs::temp_directory_path() / ("pgstack-doctor-cli-" + std::to_string(::getpid()));
+  void SetUp() override { fs::create_directories(dir_); }
+  void TearDown() override { fs::remove_all(dir_); }
+  pgstack::testing::CliResult doctor_cli(std::vector<std::string> args) {
+    args.insert(args.begin(), "doctor");
+    return pgstack::testing::run_cli(PGSTACK_CLI_PATH, args, dir_.string(),
+                                     {"XDG_STATE_HOME=" + (dir_ / "state").string()});
+  }
+};
+
+TEST_F(DoctorCliTest, ExitStatusIsZeroHealthyOneForWarningsThreeForCritical) {
+  forget_checkpoints();
+  auto healthy = doctor_cli({"--db", db_.dsn(), "--json"});
+  EXPECT_EQ(healthy.code, 0) << healthy.output;
+  EXPECT_EQ(pgstack::testing::json_of(healthy)["status"], "healthy");
+
+  conn_.execute_script(
+      "CREATE TABLE churn (id int) WITH (autovacuum_enabled = false);"
+      "INSERT INTO churn SELECT generate_series(1, 400); DELETE FROM churn WHERE id <= 200;");
+  flush_stats(conn_);
+  std::ofstream(dir_ / "pgstack.toml") << "[doctor]\ndead_tuples_min = 100\n";
+  auto warned = doctor_cli({"--db", db_.dsn()});  // ./pgstack.toml is read
+  EXPECT_EQ(warned.code, 1) << warned.output;
+  EXPECT_NE(warned.output.find("dead_tuples"), std::string::npos) << warned.output;
+  EXPECT_NE(warned.output.find("fix: VACUUM (ANALYZE) public.churn"), std::string::npos) << warned.output;
+
+  auto down = doctor_cli({"--db", "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2", "--json"});
+  EXPECT_EQ(down.code, 3) << down.output;
+  auto doc = pgstack::testing::json_of(down);
+  EXPECT_EQ(doc["status"], "critical");
+  EXPECT_EQ(doc["findings"][0]["check"], "unreachable");
+}
+
+TEST_F(DoctorCliTest, BadInputIsAClearErrorThatNamesWhatToFix) {
+  auto malformed = doctor_cli({"--db", "postgresql://[oops"});
+  EXPECT_EQ(malformed.code, 2) << malformed.output;
+  EXPECT_NE(malformed.output.find("--db is not a database URL"), std::string::npos) << malformed.output;
+
+  std::ofstream(dir_ / "typo.toml") << "[doctor]\ncache_hit_ration_min = 0.9\n";
+  auto typo = doctor_cli({"--db", db_.dsn(), "--config", (dir_ / "typo.toml").string()});
+  EXPECT_EQ(typo.code, 1) << typo.output;
+  EXPECT_NE(typo.output.find("[doctor] cache_hit_ration_min is not a setting pgstack knows"), std::string::npos)
+      << typo.output;
+
+  std::ofstream(dir_ / "range.toml") << "[doctor]\ncache_hit_ratio_min = 95\n";
+  auto range = doctor_cli({"--db", db_.dsn(), "--config", (dir_ / "range.toml").string()});
+  EXPECT_EQ(range.code, 1) << range.output;
+  EXPECT_NE(range.output.find("cache_hit_ratio_min is 95; it must be from 0 to 1"), std::string::npos) << range.output;
+
+  auto nothing = pgstack::testing::run_cli(PGSTACK_CLI_PATH, {"doctor", "--dir", (dir_ / "none").string()}, dir_.string());
+  EXPECT_EQ(nothing.code, 2) << nothing.output;
+  EXPECT_NE(nothing.output.find("pass --db URL"), std::string::npos) << nothing.output;
+}
+
+}  // namespace
+}  // namespace pgstack::doctor
