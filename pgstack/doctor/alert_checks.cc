@@ -50,7 +50,15 @@ void check_replication_lag(CheckContext& ctx) {
         "       pg_is_wal_replay_paused()");
     auto row = row_rows[0];
     double lag = row.get<double>(0);
-    if (lag <= ctx.t.replication_lag_seconds) return;
+    if (lag <= ctx.t.replication_lag_seconds) {
+      // Paused with WAL waiting: behind already, even before a commit gives it a time.
+      if (row.get<bool>(2) && row.get<double>(1) > 0)
+        ctx.add(Severity::warning, "replication_lag", "this standby",
+                fmt::format("replay is PAUSED with {} received and not replayed", bytes_text(row.get<double>(1))),
+                "the standby falls further behind with every write on the primary",
+                "SELECT pg_wal_replay_resume();  -- on the standby");
+      return;
+    }
     ctx.add(Severity::critical, "replication_lag", "this standby",
             fmt::format("replay is {} behind the primary ({} received and not replayed{}); threshold {}",
                         seconds_text(lag), bytes_text(row.get<double>(1)),

@@ -9,14 +9,17 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <thread>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "pgstack/doctor/activity.h"
 #include "pgstack/doctor/doctor.h"
 #include "pgstack/doctor/observe_test_cluster.h"
 #include "pgstack/doctor/rate_state.h"
+#include "pgstack/sys/process.h"
 #include "pgstack/testing/cli_runner.h"
 #include "pgstack/testing/eventually.h"
 
@@ -279,6 +282,52 @@ TEST_F(DoctorTest, AnUnreachableServerIsACriticalFindingNotACrash) {
   EXPECT_EQ(r.exit_code(), kExitCritical);
 }
 
+TEST_F(DoctorTest, ActivityShowsLiveQueriesAndTheTreeOfWhoBlocksWhom) {
+  conn_.execute_script("CREATE TABLE locked (id int)");
+  pg::Connection holder(pg::ConnectOptions{.dsn = db_.dsn()});
+  holder.execute_script("BEGIN; LOCK TABLE locked IN ACCESS EXCLUSIVE MODE;");
+  std::vector<std::unique_ptr<pg::Connection>> waiters;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2; ++i) {
+    waiters.push_back(std::make_unique<pg::Connection>(pg::ConnectOptions{.dsn = db_.dsn()}));
+    threads.emplace_back([c = waiters.back().get()] { c->query("SELECT count(*) FROM locked"); });
+  }
+  Activity a;
+  ASSERT_TRUE(pgstack::testing::eventually([&] {
+    a = read_activity(conn_);
+    return a.blocked_by(holder.backend_pid()).size() == 2;
+  }, 10s)) << a.to_json().dump(2);
+  EXPECT_EQ(a.blocking_roots(), std::vector<int>{holder.backend_pid()});
+  const auto* waiting = a.find(waiters[0]->backend_pid());
+  ASSERT_NE(waiting, nullptr);
+  EXPECT_EQ(waiting->wait, "Lock:relation");
+  EXPECT_NE(waiting->query.find("FROM locked"), std::string::npos);
+  EXPECT_FALSE(a.by_total_time.empty()) << "pg_stat_statements is loaded here";
+
+  // The CLI shows the same tree.
+  auto top = pgstack::testing::run_cli(PGSTACK_CLI_PATH, {"top", "--db", db_.dsn(), "--once", "--json"});
+  ASSERT_EQ(top.code, 0) << top.output;
+  auto doc = pgstack::testing::json_of(top);
+  bool shown = false;
+  for (const auto& root : doc["blocking"])
+    shown |= root["pid"] == holder.backend_pid() && root["blocks"].size() == 2;
+  EXPECT_TRUE(shown) << doc["blocking"].dump();
+  auto text = pgstack::testing::run_cli(PGSTACK_CLI_PATH, {"top", "--db", db_.dsn(), "--once"});
+  EXPECT_NE(text.output.find("blocking (1 trees)"), std::string::npos) << text.output;
+
+  holder.execute_script("COMMIT");
+  for (auto& t : threads) t.join();
+  EXPECT_TRUE(read_activity(conn_).blocking_roots().empty());
+}
+
+TEST_F(DoctorTest, TopWithoutPgStatStatementsShowsLiveQueriesAndTheHint) {
+  conn_.execute_script("DROP EXTENSION pg_stat_statements");
+  auto top = pgstack::testing::run_cli(PGSTACK_CLI_PATH, {"top", "--db", db_.dsn(), "--once"});
+  EXPECT_EQ(top.code, 0) << top.output;
+  EXPECT_NE(top.output.find("CREATE EXTENSION pg_stat_statements"), std::string::npos) << top.output;
+  EXPECT_NE(top.output.find("live queries"), std::string::npos) << top.output;
+}
+
 TEST(RateStateTest, TheBaselineIsTheOldestInsideTheWindowElseTheNewestBefore) {
   RateState s;
   for (double at : {100.0, 200.0, 290.0, 295.0}) s.record("k", {.at = at}, 50);
@@ -343,6 +392,25 @@ TEST_F(DoctorCliTest, BadInputIsAClearErrorThatNamesWhatToFix) {
   auto nothing = pgstack::testing::run_cli(PGSTACK_CLI_PATH, {"doctor", "--dir", (dir_ / "none").string()}, dir_.string());
   EXPECT_EQ(nothing.code, 2) << nothing.output;
   EXPECT_NE(nothing.output.find("pass --db URL"), std::string::npos) << nothing.output;
+}
+
+TEST_F(DoctorCliTest, MetricsOncePrintsAScrapeAndRulesFollowTheConfig) {
+  auto once = pgstack::testing::run_cli(PGSTACK_CLI_PATH, {"metrics", "--db", db_.dsn(), "--once"});
+  ASSERT_EQ(once.code, 0) << once.output;
+  EXPECT_NE(once.output.find("\npgstack_up{server=\"db\"} 1\n"), std::string::npos) << once.output;
+
+  std::ofstream(dir_ / "pgstack.toml") << "[doctor]\ncache_hit_ratio_min = 0.9\nreplication_lag_seconds = 30\n";
+  auto rules = pgstack::testing::run_cli(PGSTACK_CLI_PATH, {"metrics", "rules"}, dir_.string());
+  ASSERT_EQ(rules.code, 0) << rules.output;
+  EXPECT_NE(rules.output.find("< 0.9\""), std::string::npos) << rules.output;
+  EXPECT_NE(rules.output.find("> 30 or"), std::string::npos) << rules.output;
+  std::ofstream(dir_ / "rules.yml") << rules.output;
+  auto check = sys::run({"promtool", "check", "rules", (dir_ / "rules.yml").string()}, {.timeout = 30s});
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+
+  auto bad = pgstack::testing::run_cli(PGSTACK_CLI_PATH, {"metrics", "--db", db_.dsn(), "--listen", "9187"});
+  EXPECT_EQ(bad.code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("expected HOST:PORT"), std::string::npos) << bad.output;
 }
 
 }  // namespace
