@@ -2,6 +2,7 @@
 
 #include <sys/statvfs.h>
 
+#include <cctype>
 #include <fstream>
 #include <thread>
 
@@ -103,7 +104,7 @@ std::vector<Evidence> advise(pg::Connection& conn, const AdviseOptions& o) {
                         "measure a week of it, then consider a broker for the highest-volume queue"));
     out.push_back(above("jobs", "age of the oldest available job, seconds", oldest,
                         fmt::format("{} ({:.0f} jobs available)", seconds_text(oldest), backlog), kBacklogSeconds,
-                        seconds_text(kBacklogSeconds), "more workers (not another system)",
+                        seconds_text(kBacklogSeconds), "more workers (another system would not help)",
                         "workers keep up with the queue",
                         "the workers are behind: add workers or concurrency first; a broker would not make them "
                         "faster"));
@@ -134,7 +135,8 @@ std::vector<Evidence> advise(pg::Connection& conn, const AdviseOptions& o) {
         auto lat_rows = conn.query("SELECT coalesce(sum(total_exec_time) / nullif(sum(calls), 0), 0)::float8, "
                               "coalesce(sum(calls), 0)::float8 FROM " + view + " WHERE query LIKE '%@@%'");
         auto lat = lat_rows[0];
-        out.push_back(above("search", "mean full-text query time, ms", lat.get<double>(0),
+        if (lat.get<double>(1) > 0)  // no search ran yet: no latency to show
+          out.push_back(above("search", "mean full-text query time, ms", lat.get<double>(0),
                             fmt::format("{:.2f} ms mean over {:.0f} calls", lat.get<double>(0), lat.get<double>(1)),
                             kSearchMeanMs, fmt::format("{:.0f} ms", kSearchMeanMs),
                             "a search engine (Elasticsearch, OpenSearch)", "searches are fast",
@@ -237,8 +239,10 @@ std::string to_text(const std::vector<Evidence>& evidence) {
   std::string out;
   std::size_t justified = 0;
   for (const auto& e : evidence) {
-    out += fmt::format("{:<7} {}: {}\n        {} is justified at {}. {}{}\n", e.area, e.figure, e.measured_text,
-                       e.alternative, e.threshold_text, e.justified ? "ACT: " : "", e.verdict);
+    std::string verdict = e.verdict;
+    if (!verdict.empty()) verdict[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(verdict[0])));
+    out += fmt::format("{:<7} {}: {}\n        threshold {}: {}. {}{}\n", e.area, e.figure, e.measured_text,
+                       e.threshold_text, e.alternative, e.justified ? "ACT: " : "", verdict);
     justified += e.justified ? 1 : 0;
   }
   out += justified == 0 ? "Postgres is enough: no measurement is past a threshold.\n"

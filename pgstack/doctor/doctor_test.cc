@@ -6,7 +6,9 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <map>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -16,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "pgstack/doctor/activity.h"
+#include "pgstack/doctor/advise.h"
 #include "pgstack/doctor/doctor.h"
 #include "pgstack/doctor/observe_test_cluster.h"
 #include "pgstack/doctor/rate_state.h"
@@ -326,6 +329,38 @@ TEST_F(DoctorTest, TopWithoutPgStatStatementsShowsLiveQueriesAndTheHint) {
   EXPECT_EQ(top.code, 0) << top.output;
   EXPECT_NE(top.output.find("CREATE EXTENSION pg_stat_statements"), std::string::npos) << top.output;
   EXPECT_NE(top.output.find("live queries"), std::string::npos) << top.output;
+}
+
+TEST_F(DoctorTest, AdviseSetsMeasuredFiguresBesideTheirThresholds) {
+  conn_.execute_script(
+      "CREATE TABLE big AS SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 60000) g;"
+      "CREATE TABLE articles (id int, body text, search tsvector);"
+      "INSERT INTO articles SELECT g, 'word ' || g, to_tsvector('simple', 'word ' || g) FROM generate_series(1, 500) g;"
+      "ANALYZE articles;");
+  // During the window, scans that miss the 8 MB of shared_buffers: the cache ratio drops.
+  std::atomic<bool> stop{false};
+  std::thread scans([&] {
+    pg::Connection c(db_.dsn());
+    while (!stop) c.query("SELECT count(*) FROM big");
+  });
+  auto evidence = advise(conn_, {.window = 1500ms});
+  stop = true;
+  scans.join();
+  std::map<std::string, const Evidence*> by_figure;
+  for (const auto& e : evidence) by_figure[e.figure] = &e;
+  ASSERT_TRUE(by_figure.count("cache hit ratio")) << to_text(evidence);
+  const auto* cache = by_figure["cache hit ratio"];
+  EXPECT_TRUE(cache->justified) << cache->measured_text;
+  EXPECT_LT(cache->measured, 0.99);
+  EXPECT_NE(to_text(evidence).find("ACT: Reads miss memory"), std::string::npos) << to_text(evidence);
+  ASSERT_TRUE(by_figure.count("documents in full-text searched tables")) << to_text(evidence);
+  EXPECT_EQ(by_figure["documents in full-text searched tables"]->measured, 500);
+  EXPECT_FALSE(by_figure["documents in full-text searched tables"]->justified);
+  ASSERT_TRUE(by_figure.count("jobs completed per second"));
+  EXPECT_FALSE(by_figure["jobs completed per second"]->justified);
+  EXPECT_TRUE(by_figure.count("kv table operations per second"));
+  EXPECT_TRUE(by_figure.count("WAL written per second"));
+  EXPECT_FALSE(by_figure.count("mean full-text query time, ms")) << "no search ran: no latency to show";
 }
 
 TEST(RateStateTest, TheBaselineIsTheOldestInsideTheWindowElseTheNewestBefore) {
