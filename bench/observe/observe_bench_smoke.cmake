@@ -4,4 +4,4 @@
 include(${CMAKE_CURRENT_LIST_DIR}/../bench_smoke.cmake)
 
 bench_smoke(${OBSERVE_BENCH} "RESULT scrape_ms=${positive} doctor_ms=${positive}"
-            --tables 50 --statements 200 --runs 2 --exporter "")
+            --tables 50 --statements 200 --runs 2 --no-exporter)

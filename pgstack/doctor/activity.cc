@@ -4,6 +4,8 @@
 #include <functional>
 #include <set>
 
+#include "pgstack/doctor/server_facts.h"
+
 namespace pgstack::doctor {
 namespace {
 
@@ -27,19 +29,15 @@ std::vector<StatementStat> read_statements(pg::Connection& conn, const std::stri
 
 Activity read_activity(pg::Connection& conn, const ActivityOptions& o) {
   Activity a;
-  auto ext = conn.query(
-      "SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
-      "WHERE e.extname = 'pg_stat_statements'");
-  if (ext.rows() == 0) {
+  auto view = statements_view(conn);
+  if (!view) {
     a.statements_unavailable =
         "pg_stat_statements is not installed in this database: CREATE EXTENSION pg_stat_statements; (it also needs "
         "shared_preload_libraries = 'pg_stat_statements'; a pgstack stack has both)";
   } else {
-    // The schema name comes from the catalog, quoted.
-    auto view = conn.quote_identifier(ext[0].get<std::string>(0)) + ".pg_stat_statements";
     try {
-      a.by_total_time = read_statements(conn, view, "s.total_exec_time", o);
-      a.by_mean_time = read_statements(conn, view, "s.mean_exec_time", o);
+      a.by_total_time = read_statements(conn, *view, "s.total_exec_time", o);
+      a.by_mean_time = read_statements(conn, *view, "s.mean_exec_time", o);
     } catch (const pg::SqlError& e) {
       if (e.sqlstate() != "55000") throw;
       a.statements_unavailable =

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "pgstack/doctor/checks.h"
+#include "pgstack/doctor/server_facts.h"
 
 namespace pgstack::doctor {
 namespace {
@@ -28,10 +29,6 @@ struct Counters {
   double at = 0, xacts = 0, row_writes = 0, wal_bytes = 0, blocks_hit = 0, blocks_read = 0;
   double jobs_completed = 0, kv_ops = 0;
 };
-
-bool installed(pg::Connection& conn, const char* table) {
-  return conn.query_value<bool>("SELECT to_regclass($1) IS NOT NULL", std::string(table));
-}
 
 Counters read_counters(pg::Connection& conn, bool jobs, bool kv) {
   auto row_rows = conn.query(
@@ -78,8 +75,8 @@ double machine_memory_bytes() {
 }  // namespace
 
 std::vector<Evidence> advise(pg::Connection& conn, const AdviseOptions& o) {
-  const bool jobs = installed(conn, "pgstack.job_queues");
-  const bool kv = installed(conn, "pgstack.kv_namespaces");
+  const bool jobs = relation_exists(conn, "pgstack.job_queues");
+  const bool kv = relation_exists(conn, "pgstack.kv_namespaces");
   auto a = read_counters(conn, jobs, kv);
   std::this_thread::sleep_for(o.window);
   auto b = read_counters(conn, jobs, kv);
@@ -126,14 +123,10 @@ std::vector<Evidence> advise(pg::Connection& conn, const AdviseOptions& o) {
                         "a search engine (Elasticsearch, OpenSearch)", "Postgres full-text search is enough",
                         "past ten million documents ranking and facets get expensive: benchmark your queries, then "
                         "consider a search engine fed from Postgres"));
-    auto ext = conn.query(
-        "SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
-        "WHERE e.extname = 'pg_stat_statements'");
-    if (ext.rows() > 0) {
+    if (auto view = statements_view(conn)) {
       try {
-        auto view = conn.quote_identifier(ext[0].get<std::string>(0)) + ".pg_stat_statements";
         auto lat_rows = conn.query("SELECT coalesce(sum(total_exec_time) / nullif(sum(calls), 0), 0)::float8, "
-                              "coalesce(sum(calls), 0)::float8 FROM " + view + " WHERE query LIKE '%@@%'");
+                              "coalesce(sum(calls), 0)::float8 FROM " + *view + " WHERE query LIKE '%@@%'");
         auto lat = lat_rows[0];
         if (lat.get<double>(1) > 0)  // no search ran yet: no latency to show
           out.push_back(above("search", "mean full-text query time, ms", lat.get<double>(0),
@@ -209,8 +202,7 @@ std::vector<Evidence> advise(pg::Connection& conn, const AdviseOptions& o) {
                         "sustained writes near what one disk and one standby's replay can follow: faster disks first, "
                         "then split the write-heaviest workload"));
     auto lag_rows = conn.query(
-        "SELECT CASE WHEN pg_is_in_recovery() THEN CASE WHEN pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() "
-        "  THEN 0 ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) END "
+        std::string("SELECT CASE WHEN pg_is_in_recovery() THEN ") + sql::kStandbyLagSeconds +
         "  ELSE (SELECT coalesce(max(extract(epoch FROM replay_lag)), 0) FROM pg_stat_replication "
         "        WHERE replay_lsn < pg_current_wal_lsn()) END::float8, "
         "  pg_is_in_recovery() OR EXISTS (SELECT 1 FROM pg_stat_replication)");

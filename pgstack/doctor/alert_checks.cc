@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "pgstack/doctor/checks.h"
+#include "pgstack/doctor/server_facts.h"
 
 namespace pgstack::doctor {
 
@@ -43,11 +44,8 @@ void check_replication_lag(CheckContext& ctx) {
   if (ctx.in_recovery) {
     // On a standby: how long ago the last replayed commit was made, when WAL is waiting
     // to be replayed; 0 when everything received has been replayed.
-    auto row_rows = ctx.conn.query(
-        "SELECT CASE WHEN pg_last_wal_receive_lsn() IS NULL OR pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() "
-        "            THEN 0 ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) END::float8, "
-        "       coalesce(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), 0)::float8, "
-        "       pg_is_wal_replay_paused()");
+    auto row_rows = ctx.conn.query(std::string("SELECT ") + sql::kStandbyLagSeconds + ", " +
+                                   sql::kStandbyPendingBytes + ", pg_is_wal_replay_paused()");
     auto row = row_rows[0];
     double lag = row.get<double>(0);
     if (lag <= ctx.t.replication_lag_seconds) {

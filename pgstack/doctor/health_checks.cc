@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "pgstack/doctor/checks.h"
+#include "pgstack/doctor/server_facts.h"
 
 namespace pgstack::doctor {
 
@@ -44,27 +45,12 @@ void check_wraparound(CheckContext& ctx) {
 }
 
 void check_sequences(CheckContext& ctx) {
-  // A sequence is bounded by its own maximum and by the column it feeds: a bigint
-  // sequence behind an integer column overflows at 2^31.
-  auto rows = ctx.conn.query(
-      "SELECT format('%I.%I', s.schemaname, s.sequencename), "
-      "       (s.last_value - s.min_value)::float8 / nullif(least(s.max_value, CASE t.typname WHEN 'int2' THEN 32767 "
-      "         WHEN 'int4' THEN 2147483647 ELSE s.max_value END) - s.min_value, 0)::float8, "
-      "       coalesce(format('%I.%I', tn.nspname, tc.relname) || '.' || quote_ident(a.attname) || ' (' || t.typname || ')', '') "
-      "FROM pg_sequences s "
-      "JOIN pg_class c ON c.relname = s.sequencename "
-      "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = s.schemaname "
-      "LEFT JOIN pg_depend d ON d.objid = c.oid AND d.classid = 'pg_class'::regclass "
-      "     AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') "
-      "LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid "
-      "LEFT JOIN pg_type t ON t.oid = a.atttypid "
-      "LEFT JOIN pg_class tc ON tc.oid = d.refobjid LEFT JOIN pg_namespace tn ON tn.oid = tc.relnamespace "
-      "WHERE s.last_value IS NOT NULL AND s.increment_by > 0");
+  auto rows = ctx.conn.query(sql::kSequenceUsage);
   for (auto row : rows) {
-    auto used = row.get<std::optional<double>>(1);
+    auto used = row.get<std::optional<double>>(3);
     if (!used || *used < ctx.t.sequence_used_ratio) continue;
-    auto column = row.get<std::string>(2);
-    ctx.add(*used >= 0.98 ? Severity::critical : Severity::warning, "sequence_used", "sequence " + row.get<std::string>(0),
+    auto column = row.get<std::string>(4);
+    ctx.add(*used >= 0.98 ? Severity::critical : Severity::warning, "sequence_used", "sequence " + row.get<std::string>(2),
             fmt::format("{} of its values are used{}; threshold {}", percent(*used),
                         column.empty() ? "" : ", feeding " + column, percent(ctx.t.sequence_used_ratio)),
             "when it runs out, every insert that needs a new id fails",
@@ -217,10 +203,8 @@ void check_archiving(CheckContext& ctx) {
 }
 
 void check_slow_statements(CheckContext& ctx) {
-  auto ext = ctx.conn.query(
-      "SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
-      "WHERE e.extname = 'pg_stat_statements'");
-  if (ext.rows() == 0) {
+  auto view = statements_view(ctx.conn);
+  if (!view) {
     ctx.add(Severity::info, "pg_stat_statements", "database " + ctx.database,
             "pg_stat_statements is not installed here, so slow statements cannot be listed (the other checks ran)",
             "without it there is no record of which statements take the time",
@@ -228,11 +212,10 @@ void check_slow_statements(CheckContext& ctx) {
             "and a restart; a pgstack stack has both");
     return;
   }
-  auto view = ctx.conn.quote_identifier(ext[0].get<std::string>(0)) + ".pg_stat_statements";
   try {
     auto rows = ctx.conn.query(
         "SELECT queryid, calls, mean_exec_time, total_exec_time, left(regexp_replace(query, '\\s+', ' ', 'g'), 120) "
-        "FROM " + view + " WHERE calls >= $1 AND mean_exec_time > $2 AND dbid = "
+        "FROM " + *view + " WHERE calls >= $1 AND mean_exec_time > $2 AND dbid = "
         "(SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY total_exec_time DESC LIMIT 10",
         ctx.t.slow_statement_min_calls, ctx.t.slow_statement_ms);
     for (auto row : rows)
@@ -242,8 +225,8 @@ void check_slow_statements(CheckContext& ctx) {
                           ctx.t.slow_statement_ms),
               "slow statements hold connections and locks longer, and the pool runs out under load",
               "EXPLAIN (ANALYZE, BUFFERS) the statement; pgstack top lists it with its totals");
-  } catch (const pgstack::Error& e) {
-    if (std::string(e.what()).find("shared_preload_libraries") == std::string::npos) throw;
+  } catch (const pg::SqlError& e) {
+    if (e.sqlstate() != "55000") throw;  // "must be loaded via shared_preload_libraries"
     ctx.add(Severity::info, "pg_stat_statements", "database " + ctx.database,
             "pg_stat_statements is installed but not loaded, so slow statements cannot be listed (the other checks ran)",
             "without it there is no record of which statements take the time",

@@ -2,17 +2,12 @@
 #include <fmt/format.h>
 
 #include "pgstack/doctor/checks.h"
+#include "pgstack/doctor/server_facts.h"
 
 namespace pgstack::doctor {
 
-namespace {
-bool installed(CheckContext& ctx, const char* table) {
-  return ctx.conn.query_value<bool>("SELECT to_regclass($1) IS NOT NULL", std::string(table));
-}
-}  // namespace
-
 void check_job_backlog(CheckContext& ctx) {
-  if (!installed(ctx, "pgstack.job_queues")) return;
+  if (!relation_exists(ctx.conn, "pgstack.job_queues")) return;
   auto rows = ctx.conn.query(
       "SELECT queue, extract(epoch FROM now() - oldest_available_at)::float8, available "
       "FROM pgstack.job_queue_stats() WHERE now() - oldest_available_at > make_interval(secs => $1)",
@@ -31,7 +26,7 @@ void check_job_backlog(CheckContext& ctx) {
 }
 
 void check_discarded_jobs(CheckContext& ctx) {
-  if (!installed(ctx, "pgstack.job_history")) return;
+  if (!relation_exists(ctx.conn, "pgstack.job_history")) return;
   auto rows = ctx.conn.query(
       "SELECT queue, count(*) FROM pgstack.job_history WHERE state = 'discarded' "
       "  AND finished_at > now() - interval '1 hour' GROUP BY queue HAVING count(*) > $1 ORDER BY 2 DESC",
@@ -49,7 +44,7 @@ void check_discarded_jobs(CheckContext& ctx) {
 }
 
 void check_kv_bloat(CheckContext& ctx) {
-  if (!installed(ctx, "pgstack.kv_namespaces")) return;
+  if (!relation_exists(ctx.conn, "pgstack.kv_namespaces")) return;
   auto rows = ctx.conn.query(
       "SELECT n.name, format('%I.%I', s.schemaname, s.relname), s.n_live_tup, s.n_dead_tup "
       "FROM pgstack.kv_namespaces n "

@@ -2,6 +2,8 @@
 
 #include <initializer_list>
 
+#include "pgstack/doctor/server_facts.h"
+
 namespace pgstack::metrics {
 namespace {
 
@@ -77,14 +79,18 @@ constexpr FamilyDef kFamilies[] = {
     {"pgstack_kv_writes_total", "counter", "Rows written to a kv namespace: sets, deletes, sweeps."},
 };
 
-// Turns rows into samples: the first label_names.size() columns are label values (text),
-// the rest are values (float8, NULL skipped) of families, in order.
+// Turns rows into samples: the first label_names.size() columns are label values (text;
+// a nullptr name skips its column), the next ones values (float8, NULL skipped) of
+// families, in order.
 void emit(Exposition& out, const pg::Result& rows, const std::string& server,
           std::initializer_list<const char*> label_names, std::initializer_list<const char*> families) {
   for (auto row : rows) {
     Labels labels{{"server", server}};
     int col = 0;
-    for (const char* l : label_names) labels.emplace_back(l, row.get<std::string>(col++));
+    for (const char* l : label_names) {
+      if (l) labels.emplace_back(l, row.get<std::string>(col));
+      ++col;
+    }
     for (const char* f : families) {
       if (auto v = row.get<std::optional<double>>(col++)) out.sample(f, labels, *v);
     }
@@ -140,10 +146,7 @@ void collect_databases(pg::Connection& conn, const std::string& server, Expositi
 void collect_replication(pg::Connection& conn, const std::string& server, bool standby, Exposition& out) {
   if (standby) {
     emit(out,
-         conn.query("SELECT CASE WHEN pg_last_wal_receive_lsn() IS NULL OR "
-                    "  pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0 "
-                    "  ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) END::float8, "
-                    "  coalesce(greatest(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), 0), 0)::float8"),
+         conn.query(std::string("SELECT ") + doctor::sql::kStandbyLagSeconds + ", " + doctor::sql::kStandbyPendingBytes),
          server, {}, {"pgstack_replication_lag_seconds", "pgstack_replication_lag_bytes"});
     return;
   }
@@ -187,40 +190,26 @@ void collect_relations(pg::Connection& conn, const std::string& server, Expositi
        server, {"database", "schema", "table", "index"},
        {"pgstack_index_scans_total", "pgstack_index_size_bytes", "pgstack_index_valid"});
   emit(out,
-       conn.query("SELECT current_database()::text, s.schemaname::text, s.sequencename::text, "
-                  "  ((s.last_value - s.min_value)::float8 / nullif(least(s.max_value, CASE t.typname "
-                  "    WHEN 'int2' THEN 32767 WHEN 'int4' THEN 2147483647 ELSE s.max_value END) - s.min_value, 0))::float8 "
-                  "FROM pg_sequences s JOIN pg_namespace n ON n.nspname = s.schemaname "
-                  "JOIN pg_class c ON c.relname = s.sequencename AND c.relnamespace = n.oid "
-                  "LEFT JOIN pg_depend d ON d.objid = c.oid AND d.classid = 'pg_class'::regclass "
-                  "     AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') "
-                  "LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid "
-                  "LEFT JOIN pg_type t ON t.oid = a.atttypid "
-                  "WHERE s.last_value IS NOT NULL AND s.increment_by > 0 ORDER BY 2, 3"),
-       server, {"database", "schema", "sequence"}, {"pgstack_sequence_used_ratio"});
+       conn.query(std::string("SELECT current_database()::text, q.* FROM (") + doctor::sql::kSequenceUsage + ") q"),
+       server, {"database", "schema", "sequence", nullptr}, {"pgstack_sequence_used_ratio"});
 }
 
 void collect_statements(pg::Connection& conn, const std::string& server, const CollectOptions& o, Exposition& out) {
-  auto ext = conn.query(
-      "SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
-      "WHERE e.extname = 'pg_stat_statements'");
   bool available = false;
-  if (ext.rows() > 0) {
-    // The view's schema comes from the catalog, quoted; nothing here comes from a user.
-    auto view = conn.quote_identifier(ext[0].get<std::string>(0)) + ".pg_stat_statements";
+  if (auto view = doctor::statements_view(conn)) {
     try {
       // Ranked without the texts (pg_stat_statements(false) skips reading the text
       // file), then the texts of the top ones only.
       auto rows = conn.query(
           "WITH top AS (SELECT userid, dbid, queryid, toplevel, calls, total_exec_time, rows, shared_blks_hit, "
           "                    shared_blks_read "
-          "             FROM " + view + "(false) ORDER BY total_exec_time DESC LIMIT $1) "
+          "             FROM " + *view + "(false) ORDER BY total_exec_time DESC LIMIT $1) "
           "SELECT coalesce(d.datname::text, ''), coalesce(r.rolname::text, ''), t.queryid::text, "
           "       left(regexp_replace(coalesce(s.query, ''), '\\s+', ' ', 'g'), 200), t.calls::float8, "
           "       (t.total_exec_time / 1000)::float8, t.rows::float8, t.shared_blks_hit::float8, "
           "       t.shared_blks_read::float8 "
           "FROM top t LEFT JOIN pg_database d ON d.oid = t.dbid LEFT JOIN pg_roles r ON r.oid = t.userid "
-          "LEFT JOIN " + view + " s ON s.userid = t.userid AND s.dbid = t.dbid AND s.queryid = t.queryid "
+          "LEFT JOIN " + *view + " s ON s.userid = t.userid AND s.dbid = t.dbid AND s.queryid = t.queryid "
           "     AND s.toplevel = t.toplevel "
           "ORDER BY t.total_exec_time DESC",
           o.top_statements);
@@ -245,7 +234,7 @@ void collect_statements(pg::Connection& conn, const std::string& server, const C
 }
 
 void collect_kv(pg::Connection& conn, const std::string& server, Exposition& out) {
-  if (!conn.query_value<bool>("SELECT to_regclass('pgstack.kv_namespaces') IS NOT NULL")) return;
+  if (!doctor::relation_exists(conn, "pgstack.kv_namespaces")) return;
   emit(out,
        conn.query("SELECT n.name, s.n_live_tup::float8, s.n_dead_tup::float8, pg_total_relation_size(s.relid)::float8, "
                   "  (coalesce(s.idx_scan, 0) + s.seq_scan)::float8, (s.n_tup_ins + s.n_tup_upd + s.n_tup_del)::float8 "
