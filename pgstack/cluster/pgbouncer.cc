@@ -258,10 +258,17 @@ bool stop_pgbouncer(const ClusterLayout& layout) {
   return true;
 }
 
-std::vector<PoolStatus> pgbouncer_pools(const ClusterLayout& layout) {
+namespace {
+// A SHOW command of PgBouncer's admin console (simple protocol only).
+pg::TextRows admin_show(const ClusterLayout& layout, const char* command) {
   pg::Connection admin(pg::ConnectOptions{
       .dsn = layout.pgbouncer_admin_dsn(), .connect_timeout = 3s, .statement_cache = false});
-  auto rows = admin.simple_query("SHOW POOLS");
+  return admin.simple_query(command);
+}
+}  // namespace
+
+std::vector<PoolStatus> pgbouncer_pools(const ClusterLayout& layout) {
+  auto rows = admin_show(layout, "SHOW POOLS");
   std::vector<PoolStatus> out;
   for (const auto& row : rows.rows) {
     auto text = [&](const char* column) { return row[rows.column(column)].value_or(""); };
@@ -281,9 +288,7 @@ std::vector<PoolStatus> pgbouncer_pools(const ClusterLayout& layout) {
 }
 
 std::vector<PoolerStats> pgbouncer_stats(const ClusterLayout& layout) {
-  pg::Connection admin(pg::ConnectOptions{
-      .dsn = layout.pgbouncer_admin_dsn(), .connect_timeout = 3s, .statement_cache = false});
-  auto rows = admin.simple_query("SHOW STATS");
+  auto rows = admin_show(layout, "SHOW STATS");
   std::vector<PoolerStats> out;
   for (const auto& row : rows.rows) {
     auto number = [&](const char* column) -> std::int64_t {

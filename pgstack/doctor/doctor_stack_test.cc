@@ -181,7 +181,9 @@ TEST_F(ObserveStackTest, TheMetricsCommandServesHttpAndStopsOnSigterm) {
   httplib::Result res{nullptr, httplib::Error::Unknown};
   EXPECT_TRUE(eventually([&] { return (res = client.Get("/metrics")) && res->status == 200; }, 10s))
       << sys::read_text_file(log);
-  if (res) EXPECT_EQ(sample(res->body, R"(pgstack_up{server="standby"})"), 1);
+  if (res) {
+    EXPECT_EQ(sample(res->body, R"(pgstack_up{server="standby"})"), 1);
+  }
   ::kill(pid, SIGTERM);
   EXPECT_TRUE(eventually([&] { return !sys::process_alive(pid); }, 10s)) << "SIGTERM stops it";
 }

@@ -52,7 +52,9 @@ TEST_F(FlagsTest, SemverAndBucketAgreeWithSql) {
     auto sql = conn_.query_value<std::optional<std::int32_t>>("select pgstack.flag_semver_compare($1, $2)", a, b);
     auto cpp = semver_compare(a, b);
     EXPECT_EQ(sql.has_value(), cpp.has_value()) << a << " vs " << b;
-    if (sql && cpp) EXPECT_EQ(*sql, *cpp) << a << " vs " << b;
+    if (sql && cpp) {
+      EXPECT_EQ(*sql, *cpp) << a << " vs " << b;
+    }
   }
   EXPECT_EQ(semver_compare("1.0.0-alpha", "1.0.0"), -1);
   EXPECT_EQ(semver_compare("1.0.0-beta.11", "1.0.0-beta.2"), 1);
@@ -133,7 +135,9 @@ TEST_F(FlagsTest, ARolloutOf30PercentLandsWithinOnePercent) {
   auto wider = load_snapshot(conn_, "production");
   for (int i = 0; i < 2000; ++i) {
     Context who{.subject = "user-" + std::to_string(i)};
-    if (snapshot->is_enabled("rollout", who)) ASSERT_TRUE(wider->is_enabled("rollout", who)) << who.subject;
+    if (snapshot->is_enabled("rollout", who)) {
+      ASSERT_TRUE(wider->is_enabled("rollout", who)) << who.subject;
+    }
   }
 }
 

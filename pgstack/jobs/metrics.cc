@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "pgstack/metrics/exposition.h"
+
 namespace pgstack::jobs {
 
 namespace sql {
@@ -13,17 +15,7 @@ const char* const kOldestAges =
 
 namespace {
 
-// Label values escape backslash, double quote and newline (the exposition format's rule).
-std::string label(std::string_view value) {
-  std::string out;
-  for (char c : value) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
-  }
-  return out;
-}
+std::string label(std::string_view value) { return metrics::escape_label(value); }
 
 void header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
   out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
