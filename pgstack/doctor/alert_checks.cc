@@ -85,8 +85,9 @@ void check_dead_tuples(CheckContext& ctx) {
   auto rows = ctx.conn.query(
       "SELECT format('%I.%I', schemaname, relname), n_live_tup, n_dead_tup, "
       "       coalesce(greatest(last_vacuum, last_autovacuum)::text, 'never') "
-      "FROM pg_stat_user_tables WHERE n_dead_tup >= $1 AND n_dead_tup > $2 * (n_live_tup + n_dead_tup) "
-      "ORDER BY n_dead_tup DESC LIMIT 20",
+      "FROM pg_stat_user_tables WHERE n_dead_tup >= $1 AND n_dead_tup > $2 * (n_live_tup + n_dead_tup) AND " +
+          not_kv_table("relid") +
+          " ORDER BY n_dead_tup DESC LIMIT 20",
       ctx.t.dead_tuples_min, ctx.t.dead_tuple_ratio);
   for (auto row : rows) {
     auto table = row.get<std::string>(0);

@@ -1,6 +1,8 @@
 #include "pgstack/doctor/doctor.h"
 
 #include <chrono>
+#include <tuple>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -13,12 +15,14 @@
 namespace pgstack::doctor {
 namespace {
 
-// A server's identity for the rate state: the cluster, whether it is the standby, its port
-// and the database (a standby shares the primary's system identifier).
-std::string state_key(pg::Connection& conn) {
-  return conn.query_value<std::string>(
+// A server's identity for the rate state (the cluster, whether it is the standby, its port
+// and the database: a standby shares the primary's system identifier), and the server's
+// time now, which the counters read next are taken at.
+std::pair<std::string, double> state_key_and_time(pg::Connection& conn) {
+  auto rows = conn.query(
       "SELECT (SELECT system_identifier::text FROM pg_control_system()) || ':' || pg_is_in_recovery()::text || ':' "
-      "|| current_setting('port') || ':' || current_database()");
+      "|| current_setting('port') || ':' || current_database(), extract(epoch FROM now())::float8");
+  return {rows[0].get<std::string>(0), rows[0].get<double>(1)};
 }
 
 void check_one_server(const std::string& server, const std::string& dsn, const std::string& unreachable_fix,
@@ -36,8 +40,7 @@ void check_one_server(const std::string& server, const std::string& dsn, const s
   CheckContext ctx{*conn, server, options.thresholds, report};
   std::string key;
   try {
-    key = state_key(*conn);
-    ctx.counters.at = conn->query_value<double>("SELECT extract(epoch FROM now())::float8");
+    std::tie(key, ctx.counters.at) = state_key_and_time(*conn);
     ctx.baseline = state.baseline(key, ctx.counters.at, options.thresholds.rate_window_seconds);
   } catch (const pgstack::Error&) {
     // pg_control_system() needs pg_monitor; without it rates are measured since the reset.

@@ -258,6 +258,7 @@ TEST_F(DoctorTest, JobBacklogAndKvBloatAreFoundInPgstacksOwnTables) {
   auto r = doctor();
   ASSERT_NE(find(r, "job_backlog", "queue default"), nullptr) << r.to_text();
   ASSERT_NE(find(r, "kv_bloat", "default"), nullptr) << r.to_text();
+  EXPECT_EQ(find(r, "dead_tuples", "kv_ns_default"), nullptr) << "kv's table is judged by kv_bloat alone";
 
   // A worker takes the job (it is running, no longer waiting), and vacuum clears kv.
   EXPECT_EQ(conn_.query_value<std::int64_t>("SELECT count(*) FROM pgstack.claim_jobs('default', 'test-worker', 10)"), 1);

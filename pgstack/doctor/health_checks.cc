@@ -170,7 +170,7 @@ void check_vacuum_overdue(CheckContext& ctx) {
       "WHERE s.n_dead_tup > 2 * (current_setting('autovacuum_vacuum_threshold')::float8 "
       "      + current_setting('autovacuum_vacuum_scale_factor')::float8 * greatest(c.reltuples, 0)) "
       "  AND coalesce(greatest(s.last_vacuum, s.last_autovacuum), '-infinity') < now() - interval '1 day' "
-      "  AND s.n_dead_tup >= $1 ORDER BY 2 DESC LIMIT 20",
+      "  AND s.n_dead_tup >= $1 AND " + not_kv_table("s.relid") + " ORDER BY 2 DESC LIMIT 20",
       ctx.t.dead_tuples_min);
   for (auto row : rows) {
     auto table = row.get<std::string>(0);

@@ -42,4 +42,9 @@ const char* const kSequenceUsage =
     "ORDER BY 1, 2";
 
 }  // namespace sql
+
+std::string not_kv_table(const std::string& relid_column) {
+  return relid_column +
+         " NOT IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = to_regclass('pgstack.kv_entries'))";
+}
 }  // namespace pgstack::doctor

@@ -32,4 +32,9 @@ extern const char* const kStandbyPendingBytes;
 extern const char* const kSequenceUsage;
 }  // namespace sql
 
+// A condition: the table whose oid is in relid_column is not a kv namespace's table. kv
+// rewrites those rows on every set, so check_kv_bloat judges them at its own threshold and
+// the generic dead-row checks leave them out rather than report them twice.
+std::string not_kv_table(const std::string& relid_column);
+
 }  // namespace pgstack::doctor

@@ -21,14 +21,12 @@ std::string escape_label(std::string_view value) {
 }
 
 Exposition::Family& Exposition::find(std::string_view name) {
-  for (auto& f : families_)
-    if (f.name == name) return f;
+  if (auto it = index_.find(std::string(name)); it != index_.end()) return families_[it->second];
   throw pg::UsageError(fmt::format("metric family {} was not declared", name));
 }
 
 void Exposition::family(std::string_view name, std::string_view type, std::string_view help) {
-  for (const auto& f : families_)
-    if (f.name == name) return;
+  if (!index_.emplace(std::string(name), families_.size()).second) return;  // declared already
   families_.push_back({std::string(name), std::string(type), std::string(help), {}});
 }
 
@@ -55,6 +53,7 @@ void Exposition::merge(Exposition&& other) {
     f.lines.insert(f.lines.end(), std::make_move_iterator(of.lines.begin()), std::make_move_iterator(of.lines.end()));
   }
   other.families_.clear();
+  other.index_.clear();
 }
 
 std::string Exposition::text() const {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <string>
+#include <unordered_map>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -35,6 +36,7 @@ class Exposition {
   };
   Family& find(std::string_view name);
   std::vector<Family> families_;
+  std::unordered_map<std::string, std::size_t> index_;  // name -> position in families_: a scrape adds ~13k samples
 };
 
 // A label value as the format escapes it: backslash, double quote and newline.

@@ -4,6 +4,7 @@
 
 #include "pgstack/cluster/backup.h"
 #include "pgstack/cluster/pgbouncer.h"
+#include "pgstack/doctor/server_facts.h"
 #include "pgstack/jobs/metrics.h"
 
 namespace pgstack::metrics {
@@ -139,7 +140,7 @@ std::string Scraper::scrape_now() {
         one = Exposition();
         collect_server(*conn, target.server, s.options.collect, one);
         if (jobs_text.empty() && !conn->query_value<bool>("SELECT pg_is_in_recovery()") &&
-            conn->query_value<bool>("SELECT to_regclass('pgstack.job_queues') IS NOT NULL"))
+            doctor::relation_exists(*conn, "pgstack.job_queues"))
           jobs_text = jobs::to_prometheus(jobs::collect_job_metrics(*conn));
         up = true;
       } catch (const pgstack::Error&) {
