@@ -128,8 +128,8 @@ std::string ClusterLayout::pooled_dsn(const std::string& role, bool read_only) c
 }
 
 std::string ClusterLayout::pgbouncer_admin_dsn() const {
-  return fmt::format("postgresql://{}@/pgbouncer?host={}&port={}", kSuperuser, uri_encode(run_dir().string()),
-                     pgbouncer.port);
+  return fmt::format("postgresql://{}@/pgbouncer?host={}&port={}&passfile={}", kSuperuser,
+                     uri_encode(run_dir().string()), pgbouncer.port, uri_encode(credentials_file().string()));
 }
 
 nlohmann::json ClusterLayout::to_json() const {

@@ -93,7 +93,8 @@ struct ClusterLayout {
   // Through PgBouncer over TLS as a login role: database `app` (primary) or `app_ro`
   // (standby). Clients must not cache prepared statements on it (statement_cache=false).
   std::string pooled_dsn(const std::string& role, bool read_only = false) const;
-  // PgBouncer's admin console (SHOW POOLS...) over the socket, as the superuser.
+  // PgBouncer's admin console (SHOW POOLS...) over the socket, as the superuser with its
+  // password from credentials_file().
   std::string pgbouncer_admin_dsn() const;
 
   nlohmann::json to_json() const;

@@ -1,6 +1,7 @@
 #include "pgstack/cluster/pgbouncer.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -67,6 +68,8 @@ std::string ini_text(const ClusterLayout& layout) {
 listen_addr = 127.0.0.1
 listen_port = {port}
 unix_socket_dir = {run}
+; The socket is the stack's user's and group's only (so is its folder).
+unix_socket_mode = 0770
 pidfile = {pidfile}
 logfile = {logfile}
 
@@ -83,7 +86,8 @@ server_idle_timeout = 300
 ; JDBC and some drivers send it at startup; harmless to ignore.
 ignore_startup_parameters = extra_float_digits
 
-; Clients: TLS required, SCRAM passwords (the hba file); the admin console on the socket.
+; Clients: TLS required, SCRAM passwords (the hba file); the admin console on the socket,
+; also with a password.
 auth_type = hba
 auth_hba_file = {hba}
 auth_file = {userlist}
@@ -109,7 +113,7 @@ std::string hba_text() {
   return R"(# Managed by pgstack (docs/stack.md); edits here are lost. The first matching line wins;
 # what matches no line is rejected, so TCP without TLS never gets in.
 # TYPE    DATABASE    USER       ADDRESS        METHOD
-local     pgbouncer   postgres                  trust
+local     pgbouncer   postgres                  scram-sha-256
 hostssl   all         postgres   127.0.0.1/32   reject
 hostssl   all         all        127.0.0.1/32   scram-sha-256
 )";
@@ -117,9 +121,8 @@ hostssl   all         all        127.0.0.1/32   scram-sha-256
 
 // The login roles and their passwords, which PgBouncer needs in clear to log in to the
 // servers with SCRAM on the clients' behalf. Same secrecy as the credentials file:
-// mode 0600, readable by the server user only. PgBouncer wants even trusted users
-// listed, so the superuser is there for the admin console; the hba file lets it in on
-// the socket only.
+// mode 0600, readable by the server user only. The superuser is there for the admin
+// console, which the hba file opens on the socket only, with its password.
 std::string userlist_text(const ClusterLayout& layout) {
   const auto passwords = read_credentials(layout.credentials_file());
   std::string text;
@@ -140,10 +143,11 @@ bool write_files(const ClusterLayout& layout) {
   fs::create_directories(dir, ec);
   if (ec) throw Error(fmt::format("cannot create {}: {}; check the folder's permissions", dir.string(), ec.message()));
   bool changed = false;
-  changed |= sys::replace_file_if_changed(ini_file(layout).string(), ini_text(layout));
-  changed |= sys::replace_file_if_changed((dir / "pgbouncer_hba.conf").string(), hba_text());
+  changed |= sys::replace_file_if_changed(ini_file(layout).string(), ini_text(layout), 0640);
+  changed |= sys::replace_file_if_changed((dir / "pgbouncer_hba.conf").string(), hba_text(), 0640);
   changed |= sys::replace_file_if_changed((dir / "userlist.txt").string(), userlist_text(layout), 0600);
   sys::give_to_server_user(dir.string());
+  fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec, fs::perm_options::replace, ec);
   return changed;
 }
 
@@ -193,6 +197,13 @@ bool wait_for_exit(pid_t pid, std::chrono::milliseconds timeout) {
   return true;
 }
 
+// True when PgBouncer's socket lets users outside the stack's group connect.
+bool socket_open_to_others(const ClusterLayout& layout) {
+  struct stat st {};
+  const auto socket = layout.run_dir() / fmt::format(".s.PGSQL.{}", layout.pgbouncer.port);
+  return ::stat(socket.c_str(), &st) == 0 && (st.st_mode & 0007) != 0;
+}
+
 int to_int(const std::optional<std::string>& text) { return text ? std::atoi(text->c_str()) : 0; }
 
 }  // namespace
@@ -221,6 +232,15 @@ std::vector<std::string> ensure_pgbouncer(const ClusterLayout& layout) {
   }
   const bool changed = write_files(layout);
   auto st = pgbouncer_state(layout);
+  if (st.running && socket_open_to_others(layout)) {
+    // A PgBouncer started before unix_socket_mode was set: only a new start makes its
+    // socket again (a reload does not).
+    stop_pgbouncer(layout);
+    start(layout);
+    actions.push_back(fmt::format("restarted PgBouncer (pid {}) so its socket is the stack's user's and group's only",
+                                  pgbouncer_state(layout).pid));
+    return actions;
+  }
   if (st.running) {
     if (changed) {
       // SIGHUP: PgBouncer rereads its ini, hba and auth files; clients stay connected.

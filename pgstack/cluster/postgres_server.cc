@@ -89,7 +89,7 @@ void PostgresServer::initdb() {
   fs::create_directories(staging);
   sys::give_to_server_user(staging.string());
   auto r = run_as_server({sys::pg_binary("initdb"), "-D", staging.string(), "--data-checksums", "-E", "UTF8",
-                          "--locale=C.UTF-8", "-U", kSuperuser, "--auth=trust"},
+                          "--locale=C.UTF-8", "-U", kSuperuser, "--auth-local=peer", "--auth-host=reject"},
                          120s);
   if (r.exit_code != 0) {
     fs::remove_all(staging, ec);
@@ -195,6 +195,7 @@ std::vector<tune::Setting> stack_settings(const ClusterLayout& layout, const Com
       {"unix_socket_directories", conf_string(layout.run_dir().string()), "sockets stay inside the stack's folder"},
       {"cluster_name", conf_string("pgstack-" + component.name), "names the processes in ps"},
       {"ssl", "on", "TCP clients must use TLS (pg_hba.conf); server.crt/server.key in the data folder"},
+      {"unix_socket_permissions", "0770", "the sockets are the stack's user's and group's only (so is their folder)"},
       {"password_encryption", "'scram-sha-256'", "passwords are stored as SCRAM verifiers"},
   };
   for (auto& s : archive_settings(layout, component)) out.push_back(std::move(s));  // backup.h

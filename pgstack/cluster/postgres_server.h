@@ -34,9 +34,9 @@ class PostgresServer {
   bool initialized() const;  // PG_VERSION exists in the data folder
   ServerState state() const;
 
-  // initdb --data-checksums -E UTF8, superuser `postgres`, trust auth (the socket
-  // folder and 127.0.0.1 are the only ways in); includes pgstack.conf at the end of
-  // postgresql.conf so the managed settings win over the defaults.
+  // initdb --data-checksums -E UTF8, superuser `postgres`, peer auth on the socket and
+  // none over TCP until pg_hba.h's files replace initdb's; includes pgstack.conf at the
+  // end of postgresql.conf so the managed settings win over the defaults.
   void initdb();
   // Writes the managed include file (pgstack.conf); returns true when it changed.
   bool write_config(const std::vector<tune::Setting>& settings);

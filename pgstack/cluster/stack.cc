@@ -59,6 +59,22 @@ void check_port(int port) {
     throw Error(fmt::format("port {} is out of range; pass --port with a number from 1024 to 65535", port));
 }
 
+// The stack's folder and the folders the servers write (sockets, logs, data): open to
+// the stack's own user and group only (0750), so no other local user reaches a socket,
+// a log or a configuration file. The server user (postgres, when we are root) passes
+// through the stack's folder by its group. Also applied to a running stack made before.
+void secure_folders(const ClusterLayout& layout) {
+  sys::restrict_folder_to_stack(layout.dir.string());
+  std::error_code ec;
+  for (const auto& sub : {layout.run_dir(), layout.logs_dir(), layout.dir / "data"}) {
+    fs::create_directories(sub, ec);
+    if (ec) throw Error(fmt::format("cannot create {}: {}; pass --dir with a writable folder", sub.string(), ec.message()));
+    sys::give_to_server_user(sub.string());
+    fs::permissions(sub, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec, fs::perm_options::replace, ec);
+    if (ec) throw Error(fmt::format("cannot make {} private (mode 0750): {}", sub.string(), ec.message()));
+  }
+}
+
 // Creates dir and the folders the server writes, and checks the server user reaches them.
 void prepare_folders(const ClusterLayout& layout) {
   std::error_code ec;
@@ -66,14 +82,7 @@ void prepare_folders(const ClusterLayout& layout) {
   if (ec || ::access(layout.dir.c_str(), W_OK | X_OK) != 0)
     throw Error(fmt::format("cannot write to {}: {}; pass --dir with a writable folder", layout.dir.string(),
                             ec ? ec.message() : std::strerror(errno)));
-  // The server user (postgres, when we are root) must pass through it to its own folders.
-  fs::permissions(layout.dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                                  fs::perms::others_read | fs::perms::others_exec, ec);
-  for (const auto& sub : {layout.run_dir(), layout.logs_dir(), layout.dir / "data"}) {
-    fs::create_directories(sub, ec);
-    if (ec) throw Error(fmt::format("cannot create {}: {}; pass --dir with a writable folder", sub.string(), ec.message()));
-    sys::give_to_server_user(sub.string());
-  }
+  secure_folders(layout);
   if (auto user = sys::server_user(); !user.empty()) {
     auto r = sys::run({"test", "-w", layout.run_dir().string(), "-a", "-x", layout.run_dir().string()}, {.as_user = user});
     if (r.exit_code != 0)
@@ -280,6 +289,7 @@ UpReport up(const UpOptions& options_in) {
     layout.primary().port = recorded_port;
     report.was_running = true;
     say(options, fmt::format("postgres is already running (pid {}, port {})", state.pid, port));
+    secure_folders(layout);
     // A stack made by an older pgstack is brought up to date while it runs.
     bool changed = server.write_config(server_settings(layout, layout.primary(), options));
     if (changed) report.actions.push_back("rewrote " + server.config_file());

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "pgstack/cluster/pg_hba.h"
 #include "pgstack/cluster/postgres_server.h"
 #include "pgstack/pg/connection.h"
 #include "pgstack/pg/errors.h"
@@ -44,11 +45,14 @@ std::vector<std::string> ensure_standby(
     // Settings changed in pgstack.toml (max_connections, archiving) reach a running
     // standby too: a hot standby whose max_connections is below the primary's stops
     // replaying until it is restarted with the new value.
-    if (server.write_config(settings_for(*standby))) {
-      actions.push_back("rewrote " + server.config_file());
-      if (server.apply_config(layout.dsn(standby, "postgres")))
-        actions.push_back(fmt::format("restarted the standby to apply the new settings (pid {})", server.state().pid));
+    bool changed = server.write_config(settings_for(*standby));
+    if (changed) actions.push_back("rewrote " + server.config_file());
+    if (write_pg_hba(standby->dir)) {
+      actions.push_back(fmt::format("wrote {}/pg_hba.conf and pg_ident.conf", standby->dir.string()));
+      changed = true;
     }
+    if (changed && server.apply_config(layout.dsn(standby, "postgres")))
+      actions.push_back(fmt::format("restarted the standby to apply the new settings (pid {})", server.state().pid));
     return actions;
   }
 
@@ -73,6 +77,9 @@ std::vector<std::string> ensure_standby(
                             "primary and standby move to a free pair",
                             standby->port));
   if (server.write_config(settings_for(*standby))) actions.push_back("wrote " + server.config_file());
+  // The copy holds the primary's files; these rewrite those of a standby made before.
+  if (write_pg_hba(standby->dir))
+    actions.push_back(fmt::format("wrote {}/pg_hba.conf and pg_ident.conf", standby->dir.string()));
   if (state.stale_pid) actions.push_back("found a stale postmaster.pid on the standby (it had crashed); restarting it");
   server.start();
   actions.push_back(fmt::format("started the standby on port {} (pid {}), streaming from the primary", standby->port,

@@ -72,6 +72,13 @@ std::string server_user();
 // Makes path owned by server_user() when we are root (recursively, not following
 // symlinks); no-op otherwise. Throws pgstack::Error naming the path on failure.
 void give_to_server_user(const std::string& path);
+// The OS user name server processes run as: `postgres` when we are root, else our own.
+// Peer authentication maps it (and root) to the database superuser (pg_hba.h).
+std::string server_os_user();
+// Makes the folder path private to the stack: mode 0750, and when we are root its group
+// becomes the server user's primary group, so the servers may enter a folder root owns
+// while other local users may not. Throws pgstack::Error naming the path.
+void restrict_folder_to_stack(const std::string& path);
 
 // Full path of a PostgreSQL 15 program (initdb, pg_ctl, postgres, pg_basebackup...) in
 // /usr/lib/postgresql/15/bin, or in $PGSTACK_PG_BINDIR when set; throws pgstack::Error
