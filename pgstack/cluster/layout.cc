@@ -162,7 +162,8 @@ nlohmann::json ClusterLayout::to_json() const {
 }
 
 void ClusterLayout::save() const {
-  sys::replace_file_if_changed(stack_file().string(), to_json().dump(2) + "\n");
+  // No secret in it, but it maps the stack: the stack's user and group only.
+  sys::replace_file_if_changed(stack_file().string(), to_json().dump(2) + "\n", 0640);
 }
 
 }  // namespace pgstack::cluster

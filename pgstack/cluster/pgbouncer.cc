@@ -180,8 +180,9 @@ void start(const ClusterLayout& layout) {
     throw Error(fmt::format("port {} (PgBouncer) is in use by another process; stop it or set [pgbouncer] port in "
                             "pgstack.toml",
                             layout.pgbouncer.port));
+  // umask 027: its log and pid file are the stack's user's and group's only.
   auto r = sys::run({pgbouncer_binary(), "-d", ini_file(layout).string()},
-                    {.as_user = sys::server_user(), .timeout = 20s});
+                    {.as_user = sys::server_user(), .timeout = 20s, .umask = 0027});
   if (r.exit_code != 0)
     throw Error(fmt::format("pgbouncer did not start (exit {}): {}; see {}", r.exit_code, r.output,
                             layout.pgbouncer_log_file().string()));

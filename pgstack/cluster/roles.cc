@@ -111,7 +111,6 @@ bool privileges_in_place(pg::Connection& conn) {
        and not has_schema_privilege('app_reader', 'public', 'CREATE')
        and has_schema_privilege('readwrite', 'public', 'USAGE')
        and has_schema_privilege('readonly', 'public', 'USAGE')
-       and (to_regnamespace('pgstack') is null or has_schema_privilege('readwrite', 'pgstack', 'USAGE'))
        and exists (select 1 from pg_default_acl d join pg_roles r on r.oid = d.defaclrole
                    where r.rolname = 'migrations' and d.defaclobjtype = 'r'))");
 }
@@ -134,29 +133,8 @@ std::string privileges_script(pg::Connection& conn, const std::string& database)
     alter default privileges for role migrations in schema public grant select on tables to readonly;
     alter default privileges for role migrations in schema public grant select on sequences to readonly;
   )", db);
-  if (conn.query_optional<std::int32_t>("select 1 from pg_namespace where nspname = 'pgstack'")) {
-    // pgstack's SQL API (installed by the superuser's migrations) is for the application too.
-    sql += R"(
-    grant usage on schema pgstack to readwrite, readonly;
-    grant select, insert, update, delete on all tables in schema pgstack to readwrite;
-    grant usage, select, update on all sequences in schema pgstack to readwrite;
-    grant execute on all functions in schema pgstack to readwrite;
-    grant select on all tables in schema pgstack to readonly;
-    alter default privileges for role postgres in schema pgstack
-      grant select, insert, update, delete on tables to readwrite;
-    alter default privileges for role postgres in schema pgstack
-      grant usage, select, update on sequences to readwrite;
-    alter default privileges for role postgres in schema pgstack grant execute on functions to readwrite;
-    alter default privileges for role postgres in schema pgstack grant select on tables to readonly;
-    -- The housekeeping registry: pgstack.maintain() runs its tasks as the owner, so
-    -- only the owner may say what they are.
-    do $$ begin
-      if to_regclass('pgstack.maintenance_tasks') is not null then
-        revoke insert, update, delete, truncate on pgstack.maintenance_tasks from readwrite;
-      end if;
-    end $$;
-  )";
-  }
+  // pgstack's own schema is not granted here: each module's migrations say who may
+  // use what (schema/sql/003_access.sql and the modules' NNN_access.sql).
   return sql;
 }
 

@@ -1,6 +1,8 @@
 // The security baseline `up` builds (docs/stack.md), end to end against one real stack
-// in a temp folder shared by the tests of this file: TLS, SCRAM, roles, privileges,
-// credentials, extensions, and that a second `up` changes nothing.
+// in a temp folder shared by every StackSecurityTest of this binary (security_fixture.h):
+// TLS, SCRAM, roles, privileges, credentials, extensions, and that a second `up`
+// changes nothing. The attacks are in attack_local_test.cc, attack_roles_test.cc and
+// catalog_policy_test.cc.
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -10,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "pgstack/cluster/postgres_server.h"
+#include "pgstack/cluster/security_fixture.h"
 #include "pgstack/cluster/roles.h"
 #include "pgstack/cluster/stack.h"
 #include "pgstack/pg/connection.h"
@@ -29,30 +32,6 @@ std::string read_text(const fs::path& path) {
   return ss.str();
 }
 
-class StackSecurityTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    char tmpl[] = "/tmp/pgstack-sec-XXXXXX";
-    root_ = new fs::path(::mkdtemp(tmpl));
-    fs::permissions(*root_, fs::perms::owner_all | fs::perms::others_exec | fs::perms::group_exec);
-    report_ = new UpReport(up({.dir = *root_ / ".pgstack", .port = pgstack::sys::free_tcp_ports(3)}));
-  }
-  static void TearDownTestSuite() {
-    try {
-      down({.dir = *root_ / ".pgstack"});
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << e.what();
-    }
-    fs::remove_all(*root_);
-    delete report_;
-    delete root_;
-  }
-  static const ClusterLayout& layout() { return report_->layout; }
-  static fs::path* root_;
-  static UpReport* report_;
-};
-fs::path* StackSecurityTest::root_ = nullptr;
-UpReport* StackSecurityTest::report_ = nullptr;
 
 TEST_F(StackSecurityTest, RolesConnectOverTlsWithScramAndPlainTcpIsRejected) {
   Connection app(layout().role_dsn("app"));

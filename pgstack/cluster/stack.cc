@@ -37,7 +37,7 @@ class FolderLock {
  public:
   explicit FolderLock(const fs::path& dir) {
     auto file = (dir / ".lock").string();
-    fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd_ < 0) throw Error(fmt::format("cannot create {}: {}; pass --dir with a writable folder", file, std::strerror(errno)));
     if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
       if (errno != EWOULDBLOCK) return;

@@ -4,6 +4,7 @@
 
 #include "pgstack/cluster/pg_hba.h"
 #include "pgstack/cluster/postgres_server.h"
+#include "pgstack/cluster/tls.h"
 #include "pgstack/pg/connection.h"
 #include "pgstack/pg/errors.h"
 #include "pgstack/sys/process.h"
@@ -47,6 +48,7 @@ std::vector<std::string> ensure_standby(
     // replaying until it is restarted with the new value.
     bool changed = server.write_config(settings_for(*standby));
     if (changed) actions.push_back("rewrote " + server.config_file());
+    restrict_certificate_mode(standby->dir);
     if (write_pg_hba(standby->dir)) {
       actions.push_back(fmt::format("wrote {}/pg_hba.conf and pg_ident.conf", standby->dir.string()));
       changed = true;
@@ -78,6 +80,7 @@ std::vector<std::string> ensure_standby(
                             standby->port));
   if (server.write_config(settings_for(*standby))) actions.push_back("wrote " + server.config_file());
   // The copy holds the primary's files; these rewrite those of a standby made before.
+  restrict_certificate_mode(standby->dir);
   if (write_pg_hba(standby->dir))
     actions.push_back(fmt::format("wrote {}/pg_hba.conf and pg_ident.conf", standby->dir.string()));
   if (state.stale_pid) actions.push_back("found a stale postmaster.pid on the standby (it had crashed); restarting it");

@@ -12,10 +12,20 @@ namespace pgstack::cluster {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
+void restrict_certificate_mode(const fs::path& data_dir) {
+  // Not a secret, but nothing in the stack's folder is others' to read.
+  const auto crt = data_dir / "server.crt";
+  struct stat st {};
+  if (::stat(crt.c_str(), &st) == 0 && (st.st_mode & 0007) != 0) ::chmod(crt.c_str(), 0640);
+}
+
 bool ensure_certificate(const fs::path& data_dir) {
   const auto crt = data_dir / "server.crt";
   const auto key = data_dir / "server.key";
-  if (fs::exists(crt) && fs::exists(key)) return false;
+  if (fs::exists(crt) && fs::exists(key)) {
+    restrict_certificate_mode(data_dir);
+    return false;
+  }
   auto openssl = sys::find_program("openssl");
   if (!openssl)
     throw Error("openssl is not installed and the stack's TLS certificate is missing; run apt-get install openssl");
@@ -29,7 +39,7 @@ bool ensure_certificate(const fs::path& data_dir) {
                             r.exit_code, r.output));
   // The server refuses a key others may read.
   ::chmod((key.string() + ".tmp").c_str(), 0600);
-  ::chmod((crt.string() + ".tmp").c_str(), 0644);
+  ::chmod((crt.string() + ".tmp").c_str(), 0640);
   sys::give_to_server_user(key.string() + ".tmp");
   sys::give_to_server_user(crt.string() + ".tmp");
   fs::rename(key.string() + ".tmp", key);

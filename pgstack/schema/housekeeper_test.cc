@@ -24,7 +24,10 @@ class HousekeeperTest : public ::testing::Test {
     conn_.query("update pgstack.maintenance_tasks set next_run_at = now() + interval '1 day'");
     conn_.execute_script(R"(
       create table ticks (n int);
-      create function tick() returns bigint language sql as $$ insert into ticks values (1) returning 1::bigint $$;
+      -- A task runs with maintain()'s search_path (pg_catalog, pgstack, pg_temp): it names
+      -- its own schema, or pins a search_path of its own.
+      create function tick() returns bigint language sql set search_path = public
+        as $$ insert into ticks values (1) returning 1::bigint $$;
       create function broken() returns bigint language plpgsql as $$ begin raise exception 'disk on fire'; end $$;
       select pgstack.register_maintenance_task('tick', 'tick()', interval '200 milliseconds');
       select pgstack.register_maintenance_task('broken', 'broken()', interval '1 hour');

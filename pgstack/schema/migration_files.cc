@@ -183,6 +183,7 @@ std::vector<Module> modules_from_embedded(const std::vector<EmbeddedModule>& emb
     for (const auto& f : e.files)
       migrations.push_back(make_migration(e.name, f.name, fmt::format("embedded:{}/{}", e.name, f.name), f.sql));
     modules.push_back(make_module(e.name, e.depends_on, std::move(migrations), "built in"));
+    modules.back().builtin = true;
   }
   return order_modules(std::move(modules));
 }

@@ -11,6 +11,7 @@
 //    concurrent index build has its INVALID index dropped, so nothing half-done stays.
 #include "pgstack/schema/migration_runner.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 
@@ -106,12 +107,56 @@ SqlScript checked_script(const Migration& m) {
   return script;
 }
 
+// Who writes the ledger: its owner (and superusers) directly; any other role through
+// pgstack.record_migration(), which inserts only and refuses pgstack's own modules.
+bool writes_ledger_directly(pg::Connection& conn) {
+  return conn.query_value<bool>(
+      "SELECT has_table_privilege('pgstack.schema_migrations', 'INSERT') "
+      "OR to_regprocedure('pgstack.record_migration(text,integer,text,text,integer)') IS NULL");
+}
+
 template <typename Executor>
-void record(Executor& ex, const Migration& m, std::chrono::steady_clock::duration took) {
+void record(Executor& ex, const Migration& m, std::chrono::steady_clock::duration took, bool directly) {
   auto ms = static_cast<std::int32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
-  ex.query("INSERT INTO pgstack.schema_migrations (module, version, name, checksum, execution_ms) "
+  if (directly)
+    ex.query("INSERT INTO pgstack.schema_migrations (module, version, name, checksum, execution_ms) "
              "VALUES ($1, $2, $3, $4, $5)",
              m.module, m.version, m.name, m.checksum, ms);
+  else
+    ex.query("SELECT pgstack.record_migration($1, $2, $3, $4, $5)", m.module, m.version, m.name, m.checksum, ms);
+}
+
+// pgstack's own module names, so that no application role records migrations of them
+// (pgstack.builtin_modules exists once core's 003 is applied).
+void register_builtin_modules(pg::Connection& conn, const std::vector<Module>& modules) {
+  std::vector<std::string> names;
+  for (const auto& m : modules)
+    if (m.builtin) names.push_back(m.name);
+  if (names.empty() || !conn.query_value<bool>("SELECT to_regclass('pgstack.builtin_modules') IS NOT NULL")) return;
+  if (!conn.query_value<bool>("SELECT has_table_privilege('pgstack.builtin_modules', 'INSERT')")) return;
+  conn.query("INSERT INTO pgstack.builtin_modules (name) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING", names);
+}
+
+// A recorded migration of one of pgstack's modules that the ledger's owner did not
+// apply was planted (a role writing the ledger before it was protected); applying on
+// top of it would skip a pgstack migration that never ran.
+void refuse_planted_rows(pg::Connection& conn, const std::vector<Module>& modules) {
+  if (!conn.query_value<bool>("SELECT to_regclass('pgstack.schema_migrations') IS NOT NULL")) return;
+  for (const auto& module : modules) {
+    if (!module.builtin) continue;
+    auto planted = conn.query_optional<std::string>(
+        "SELECT format('%s/%s (recorded by %s)', m.module, m.name, m.applied_by) FROM pgstack.schema_migrations m "
+        "JOIN pg_class c ON c.oid = 'pgstack.schema_migrations'::regclass "
+        "WHERE m.module = $1 AND m.applied_by <> pg_get_userbyid(c.relowner) "
+        "  AND NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = m.applied_by AND r.rolsuper) "
+        "ORDER BY m.version LIMIT 1",
+        module.name);
+    if (planted)
+      throw MigrationError(fmt::format(
+          "the ledger records pgstack's migration {}, which pgstack did not apply; nothing was applied. Check what "
+          "that role changed, delete its rows from pgstack.schema_migrations as the owner, and install again",
+          *planted));
+  }
 }
 
 template <typename Executor>
@@ -121,7 +166,7 @@ std::optional<std::string> recorded_checksum(Executor& ex, const Migration& m) {
 }
 
 // Returns false when another runner applied it while we waited for the lock.
-bool apply_in_transaction(pg::Connection& conn, const Migration& m, const SqlScript& script) {
+bool apply_in_transaction(pg::Connection& conn, const Migration& m, const SqlScript& script, bool directly) {
   auto started = std::chrono::steady_clock::now();
   // Read committed: the re-check below must see what committed while we waited.
   pg::Transaction tx(conn, {.isolation = pg::IsolationLevel::read_committed});
@@ -137,7 +182,7 @@ bool apply_in_transaction(pg::Connection& conn, const Migration& m, const SqlScr
       throw statement_error(m, statement, e, "the file's transaction was rolled back: nothing from it was applied");
     }
   }
-  record(tx, m, std::chrono::steady_clock::now() - started);
+  record(tx, m, std::chrono::steady_clock::now() - started, directly);
   tx.commit();
   return true;
 }
@@ -175,7 +220,7 @@ class SessionLock {
   pg::Connection& conn_;
 };
 
-bool apply_outside_transaction(pg::Connection& conn, const Migration& m, const SqlScript& script) {
+bool apply_outside_transaction(pg::Connection& conn, const Migration& m, const SqlScript& script, bool directly) {
   SessionLock lock(conn);
   if (auto checksum = recorded_checksum(conn, m)) {
     if (*checksum != m.checksum) throw MigrationError(changed_message(m, *checksum), m.source);
@@ -200,7 +245,7 @@ bool apply_outside_transaction(pg::Connection& conn, const Migration& m, const S
                                                        "fix it and run again",
                                                        cleanup));
   }
-  record(conn, m, std::chrono::steady_clock::now() - started);
+  record(conn, m, std::chrono::steady_clock::now() - started, directly);
   return true;
 }
 
@@ -263,12 +308,23 @@ ApplyReport MigrationRunner::apply(const std::vector<Module>& modules) {
   }
 
   // 3. Apply, one file at a time.
+  refuse_planted_rows(conn_, modules);
   create_table(conn_);
   ApplyReport report;
   for (const auto& module : modules) {
+    // Decided per module: core's own migrations may change who writes the ledger.
+    const bool directly = writes_ledger_directly(conn_);
+    const bool pending = std::any_of(before.begin(), before.end(), [&](const MigrationStatus& st) {
+      return st.module == module.name && st.state == MigrationState::pending;
+    });
+    if (module.builtin && pending && !directly)
+      throw MigrationError(fmt::format("pgstack's module {} must be installed by the owner of schema pgstack (or a "
+                                       "superuser); {} may not: run pgstack install as the owner",
+                                       module.name, conn_.query_value<std::string>("SELECT current_user::text")));
     for (const auto& m : module.migrations) {
       const auto& script = scripts.at({m.module, m.version});
-      bool applied = m.transactional ? apply_in_transaction(conn_, m, script) : apply_outside_transaction(conn_, m, script);
+      bool applied = m.transactional ? apply_in_transaction(conn_, m, script, directly)
+                                     : apply_outside_transaction(conn_, m, script, directly);
       if (!applied) {
         ++report.already_applied;
         continue;
@@ -279,6 +335,7 @@ ApplyReport MigrationRunner::apply(const std::vector<Module>& modules) {
       s.applied_at = std::chrono::system_clock::now();
       report.applied.push_back(std::move(s));
     }
+    if (module.builtin) register_builtin_modules(conn_, modules);
   }
   return report;
 }

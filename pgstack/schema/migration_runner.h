@@ -37,6 +37,9 @@ struct Module {
   std::string name;
   std::vector<std::string> depends_on;
   std::vector<Migration> migrations;  // ascending version
+  // One of pgstack's own (embedded) modules: only the ledger's owner records these, and
+  // a recorded row of one that someone else wrote is refused (migration_runner.cc).
+  bool builtin = false;
 };
 
 // pgstack's embedded modules, dependencies first (defined in pgstack_modules).
@@ -97,7 +100,9 @@ class MigrationError : public pgstack::Error {
 class MigrationRunner {
  public:
   // Needs a direct connection (not through a transaction pooler) for files that run
-  // outside a transaction; transactional files work through a pooler too.
+  // outside a transaction; transactional files work through a pooler too. A role that
+  // may not write the ledger (the stack's `migrations`) records its files through
+  // pgstack.record_migration(), which refuses pgstack's own modules.
   explicit MigrationRunner(pg::Connection& conn);
 
   std::vector<MigrationStatus> status(const std::vector<Module>& modules);

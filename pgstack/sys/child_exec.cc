@@ -1,5 +1,7 @@
 #include "pgstack/sys/child_exec.h"
 
+#include <sys/stat.h>
+
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -111,7 +113,7 @@ bool install_fd(int src, int dst) noexcept {
 }  // namespace
 
 ChildExec::ChildExec(const std::vector<std::string>& argv, const RunOptions& options)
-    : args_(argv), cwd_(options.cwd), user_(options.as_user) {
+    : args_(argv), cwd_(options.cwd), user_(options.as_user), umask_(options.umask) {
   if (argv.empty() || argv[0].empty()) throw Error("run: empty command");
   path_ = find_program(argv[0]).value_or(std::string());
 
@@ -166,6 +168,7 @@ void ChildExec::exec_in_child(const Stdio& stdio, bool new_session) const noexce
     }
   }
   if (!cwd_.empty() && ::chdir(cwd_.c_str()) != 0) fail_in_child(stdio.report_fd, ChildFailure::kCwd, errno);
+  if (umask_) ::umask(*umask_);
   // Our directory may be closed to the new user (root's home): relative paths could not
   // work there anyway, and PostgreSQL's programs warn about it, so start in / instead.
   if (cwd_.empty() && switch_user_ && ::access(".", X_OK) != 0) (void)::chdir("/");

@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,7 @@ class ChildExec {
   std::vector<char*> envp_;
   std::string cwd_;
   std::string user_;
+  std::optional<mode_t> umask_;
   bool switch_user_ = false;
   uid_t uid_ = 0;
   gid_t gid_ = 0;

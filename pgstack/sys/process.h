@@ -31,6 +31,9 @@ struct RunOptions {
   std::chrono::milliseconds timeout{0};
   // Stdin text for the program (empty: /dev/null). Ignored by spawn().
   std::string input;
+  // The child's umask, for programs that create files with whatever mode it leaves
+  // (PgBouncer's log and pid file); unset: ours.
+  std::optional<mode_t> umask;
 };
 
 struct RunResult {
