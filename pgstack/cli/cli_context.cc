@@ -28,6 +28,16 @@ std::string resolve_dsn(const std::optional<std::string>& flag) {
       "or run `pgstack up` to start the local stack");
 }
 
+std::string resolve_migrations_dsn(const std::optional<std::string>& flag) {
+  if (flag && !flag->empty()) return *flag;
+  for (const char* name : {"PGSTACK_MIGRATIONS_URL", "DATABASE_URL"})
+    if (const char* env = std::getenv(name); env && *env) return env;
+  if (auto layout = cluster::ClusterLayout::load(cluster::kDefaultDir)) return layout->role_dsn("migrations");
+  throw BadUsage(
+      "no database given; pass --db postgresql://migrations@host:port/db, set PGSTACK_MIGRATIONS_URL or "
+      "DATABASE_URL, or run `pgstack up` to start the local stack");
+}
+
 pg::Connection connect(const std::string& dsn) {
   try {
     pg::validate_dsn(dsn);
@@ -36,7 +46,12 @@ pg::Connection connect(const std::string& dsn) {
     throw pgstack::Error(fmt::format("malformed database URL: {}", e.what()));
   }
   try {
-    return pg::Connection(pg::ConnectOptions{.dsn = dsn, .connect_timeout = std::chrono::seconds(10)});
+    // No prepared statements: every DSN the stack prints must work, PgBouncer's in
+    // transaction mode too, where a statement prepared by one transaction's server
+    // connection is gone (or already there) in the next's. A command runs a handful of
+    // statements; caching plans would buy it nothing.
+    return pg::Connection(
+        pg::ConnectOptions{.dsn = dsn, .connect_timeout = std::chrono::seconds(10), .statement_cache = false});
   } catch (const pg::ConnectionError& e) {
     std::string why = e.what();
     if (why.find("cannot connect") == std::string::npos) why = "cannot connect to " + pg::redact_dsn(dsn) + ": " + why;
@@ -53,9 +68,18 @@ std::string utc_text(const std::optional<pg::Timestamp>& t) {
   return t ? fmt::format("{:%Y-%m-%d %H:%M:%S}Z", std::chrono::floor<std::chrono::seconds>(*t)) : std::string();
 }
 
+bool behind_pooler(pg::Connection& conn) {
+  return conn.query_value<std::string>("select current_setting('port')") != conn.port();
+}
+
 pg::Connection connect_installed(const std::optional<std::string>& db, const char* table, std::string_view what) {
   auto conn = connect(resolve_dsn(db));
-  if (!conn.query_value<bool>("select to_regclass($1) is not null", table))
+  // The catalog, not to_regclass(), which fails for a role that may not use the schema.
+  const std::string name(table);
+  const auto dot = name.find('.');
+  if (!conn.query_value<bool>("select exists (select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                              "where n.nspname = $1 and c.relname = $2)",
+                              name.substr(0, dot), name.substr(dot + 1)))
     throw pgstack::Error(fmt::format(
         "{} is not installed in this database; run `pgstack install` (with the same --db) first", what));
   return conn;

@@ -43,8 +43,16 @@ const std::string& current_command();
 // --db if given, else $DATABASE_URL, else the DSN in ./.pgstack/stack.json.
 std::string resolve_dsn(const std::optional<std::string>& flag);
 
+// Where an application's migrations run: --db, else $PGSTACK_MIGRATIONS_URL, else
+// $DATABASE_URL, else the local stack's `migrations` role (TLS, SCRAM).
+std::string resolve_migrations_dsn(const std::optional<std::string>& flag);
+
 // Validates dsn and connects; failures name the server (password hidden) and what to do.
 pg::Connection connect(const std::string& dsn);
+
+// True when conn goes through a pooler (PgBouncer): the port it went to is not the
+// server's. LISTEN and session state do not survive transaction pooling.
+bool behind_pooler(pg::Connection& conn);
 
 // Connects (as resolve_dsn and connect) and checks that a workload is installed, by
 // one of its tables, so a bare database gets a hint instead of "function pgstack.x()

@@ -499,10 +499,14 @@ TEST(CliEnv, PrintsShellExportsThatAShellReadsBack) {
   std::ofstream(script) << r.output << "printf '%s\\n' \"$DATABASE_URL\" \"$PGSTACK_PRIMARY_URL\" \"$PGSTACK_PRIMARY_SOCKET_URL\"\n";
   auto sh = pgstack::sys::run({"/bin/sh", script.string()}, {.timeout = 30s});
   ASSERT_EQ(sh.exit_code, 0) << sh.output;
-  EXPECT_EQ(sh.output, layout.tcp_dsn() + "\n" + layout.tcp_dsn() + "\n" + layout.dsn() + "\n");
+  // DATABASE_URL is the application's role, never the superuser.
+  EXPECT_EQ(sh.output, layout.role_dsn("app") + "\n" + layout.tcp_dsn() + "\n" + layout.dsn() + "\n");
 
   auto json = json_of(pgstack_cli({"env", "--dir", dir.string(), "--json"}));
-  EXPECT_EQ(json["DATABASE_URL"], layout.tcp_dsn());
+  EXPECT_EQ(json["DATABASE_URL"], layout.role_dsn("app"));
+  EXPECT_NE(json["DATABASE_URL"].get<std::string>().find("postgresql://app@"), std::string::npos) << json.dump();
+  EXPECT_EQ(json["PGSTACK_MIGRATIONS_URL"], layout.role_dsn("migrations"));
+  EXPECT_EQ(json["PGSTACK_APP_READER_URL"], layout.role_dsn("app_reader", layout.standby()));
   EXPECT_EQ(json["PGSTACK_PRIMARY_SOCKET_URL"], layout.dsn());
   EXPECT_EQ(json["PGSTACK_APP_URL"], layout.pooled_dsn("app"));
   EXPECT_EQ(json["PGSTACK_APP_RO_URL"], layout.pooled_dsn("app_reader", true));

@@ -47,16 +47,39 @@ nlohmann::json to_json(const schema::MigrationStatus& s) {
 }
 
 void add_common(CLI::App* cmd, const std::shared_ptr<MigrateArgs>& args) {
-  cmd->add_option("--db", args->db, "Database URL (default: $DATABASE_URL, then the local stack)");
+  cmd->add_option("--db", args->db,
+                  "Database URL (default: $PGSTACK_MIGRATIONS_URL, $DATABASE_URL, then the local stack's migrations "
+                  "role); DDL runs as role migrations when the role may act as it");
   cmd->add_option("--dir", args->dir, "Folder of NNN_name.sql migrations")->capture_default_str();
   cmd->add_flag("--json", args->json, "Print as JSON");
+}
+
+// DDL runs as the `migrations` role whenever the connected role may act as it (the
+// stack's superuser, say): what it creates is then owned by migrations and, through
+// default privileges, usable by readwrite and readonly. Returns the role used.
+std::string connect_as_migrations(pg::Connection& conn) {
+  auto row = conn.query(
+      "SELECT current_user::text, to_regrole('migrations') IS NOT NULL AND current_user <> 'migrations' "
+      "       AND pg_has_role(current_user, 'migrations', 'MEMBER')");
+  if (!row[0].get<bool>(1)) return row[0].get<std::string>(0);
+  if (behind_pooler(conn))
+    throw BadUsage("migrations run as role migrations, which SET ROLE cannot make last through a transaction pooler; "
+                   "pass --db with a direct DSN (pgstack env: PGSTACK_MIGRATIONS_URL)");
+  conn.execute_script("SET ROLE migrations");
+  return "migrations";
+}
+
+pg::Connection connect_for_migrations(const MigrateArgs& args, std::string& role) {
+  auto conn = connect(resolve_migrations_dsn(args.db));
+  role = connect_as_migrations(conn);
+  return conn;
 }
 
 void run_status(const MigrateArgs& args) {
   set_command("pgstack migrate status");
   auto module = load_folder(args.dir);
-  auto dsn = resolve_dsn(args.db);
-  auto conn = connect(dsn);
+  std::string role;
+  auto conn = connect_for_migrations(args, role);
   schema::MigrationRunner runner(conn);
   auto rows = runner.status({module});
   if (args.json) {
@@ -85,17 +108,17 @@ void run_status(const MigrateArgs& args) {
 void run_up(const MigrateArgs& args) {
   set_command("pgstack migrate up");
   auto module = load_folder(args.dir);
-  auto dsn = resolve_dsn(args.db);
-  auto conn = connect(dsn);
+  std::string role;
+  auto conn = connect_for_migrations(args, role);
   schema::MigrationRunner runner(conn);
   auto report = runner.apply({module});
   if (args.json) {
     nlohmann::json applied = nlohmann::json::array();
     for (const auto& s : report.applied) applied.push_back(to_json(s));
-    print_json({{"dir", args.dir}, {"applied", applied}, {"already_applied", report.already_applied}});
+    print_json({{"dir", args.dir}, {"role", role}, {"applied", applied}, {"already_applied", report.already_applied}});
     return;
   }
-  for (const auto& s : report.applied) std::cout << fmt::format("applied {}\n", s.name);
+  for (const auto& s : report.applied) std::cout << fmt::format("applied {} (as {})\n", s.name, role);
   if (report.applied.empty())
     std::cout << fmt::format("up to date: {} migration(s) already applied; nothing to do\n", report.already_applied);
   else

@@ -41,7 +41,11 @@ void run_listen(const PubsubArgs& args) {
   set_command("pgstack pubsub listen");
   std::optional<std::chrono::steady_clock::time_point> deadline;
   if (args.timeout) deadline = std::chrono::steady_clock::now() + parse_duration(*args.timeout, "--timeout");
-  connect_installed(args.db, "pgstack.pubsub_messages", "pubsub");
+  auto probe = connect_installed(args.db, "pgstack.pubsub_messages", "pubsub");
+  if (behind_pooler(probe))
+    throw BadUsage(
+        "listen needs a direct connection to the server: through a transaction pooler (PgBouncer) LISTEN is lost "
+        "when the transaction ends; pass --db with the primary's DSN (pgstack env: PGSTACK_PRIMARY_URL)");
   pubsub::Subscriber sub({.dsn = resolve_dsn(args.db)});
   for (const auto& c : args.channels) sub.subscribe(c);
   std::signal(SIGINT, [](int) { interrupted = 1; });

@@ -140,8 +140,13 @@ void run_env(const EnvArgs& args) {
   if (!layout || layout->components.empty())
     throw pgstack::Error(fmt::format("no stack in {} (no stack.json there); run `pgstack up{}` to start one",
                                      args.dir, args.dir == cluster::kDefaultDir ? "" : " --dir " + args.dir));
-  // DATABASE_URL is the TCP form: every driver parses it, not only libpq.
-  std::vector<std::pair<std::string, std::string>> vars = {{"DATABASE_URL", layout->tcp_dsn()}};
+  // DATABASE_URL is the application's: role app over TCP (every driver parses the URL
+  // form, not only libpq), never the superuser. Migrations run as their own role.
+  const auto* reader_server = layout->standby() ? layout->standby() : &layout->primary();
+  std::vector<std::pair<std::string, std::string>> vars = {
+      {"DATABASE_URL", layout->role_dsn("app")},
+      {"PGSTACK_MIGRATIONS_URL", layout->role_dsn("migrations")},
+      {"PGSTACK_APP_READER_URL", layout->role_dsn("app_reader", reader_server)}};
   for (const auto& c : layout->components) {
     vars.emplace_back("PGSTACK_" + env_name(c.name) + "_URL", layout->tcp_dsn(&c));
     vars.emplace_back("PGSTACK_" + env_name(c.name) + "_SOCKET_URL", layout->dsn(&c));

@@ -45,7 +45,14 @@ void check_one_server(const std::string& server, const std::string& dsn, const s
   } catch (const pgstack::Error&) {
     // pg_control_system() needs pg_monitor; without it rates are measured since the reset.
   }
-  check_server(ctx);
+  try {
+    check_server(ctx);
+  } catch (const pg::ConnectionError& e) {
+    report.add({Severity::critical, "unreachable", server, "server " + pg::redact_dsn(dsn),
+                fmt::format("the connection was lost during the checks: {}", e.what()),
+                "the checks after it did not run", unreachable_fix});
+    return;
+  }
   if (!key.empty()) state.record(key, ctx.counters, options.thresholds.rate_window_seconds);
 }
 

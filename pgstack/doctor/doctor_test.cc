@@ -223,6 +223,34 @@ TEST_F(DoctorTest, PgHerosChecksFindInvalidConstraintsDuplicateIndexesAndFullSeq
       << fixed.to_text();
 }
 
+// Sequences no column owns (pgstack's job ids, live message ids, one of the user's):
+// the check reads them like any other instead of failing ("could not run").
+TEST_F(DoctorTest, SequencesNoColumnOwnsAreCheckedLikeTheOthers) {
+  conn_.execute_script(
+      "SELECT pgstack.register_job_kind('doctor_test'); SELECT pgstack.enqueue('doctor_test');"
+      "SELECT pgstack.pubsub_publish('doctor.test', 'hello');"
+      "CREATE SEQUENCE loose_seq AS integer; SELECT setval('loose_seq', 2000000000);");
+  auto r = doctor();
+  EXPECT_EQ(find(r, "sequence_used", "check"), nullptr) << r.to_text();
+  for (const auto& f : r.findings) EXPECT_EQ(f.what.find("could not run"), std::string::npos) << r.to_text();
+  ASSERT_NE(find(r, "sequence_used", "loose_seq"), nullptr) << r.to_text();
+}
+
+// A check whose query fails for want of a privilege says so and what to grant; one
+// that fails for another reason is reported as pgstack's bug, not as a privilege.
+TEST_F(DoctorTest, ACheckThatCannotRunSaysWhyAndTheOthersRun) {
+  conn_.execute_script("CREATE ROLE doctor_limited LOGIN; REVOKE SELECT ON pg_catalog.pg_sequences FROM PUBLIC");
+  auto r = run_doctor({.dsn = db_.dsn() + " user=doctor_limited", .thresholds = quick(), .state_file = state_});
+  conn_.execute_script("GRANT SELECT ON pg_catalog.pg_sequences TO PUBLIC");
+  const auto* f = find(r, "sequence_used", "check");
+  ASSERT_NE(f, nullptr) << r.to_text();
+  EXPECT_NE(f->what.find("could not run"), std::string::npos) << f->what;
+  EXPECT_NE(f->fix.find("pg_monitor"), std::string::npos) << f->fix;
+  // Checks that need nothing pgstack's run for a role without access to schema pgstack.
+  EXPECT_EQ(find(r, "dead_tuples", "check"), nullptr) << r.to_text();
+  EXPECT_EQ(find(r, "vacuum_overdue", "check"), nullptr) << r.to_text();
+}
+
 TEST_F(DoctorTest, ALongQueryIsReportedWithTheCommandThatCancelsIt) {
   auto t = quick();
   t.long_query_seconds = 0.2;

@@ -10,10 +10,20 @@ void run_check(CheckContext& ctx, const char* name, Check check) {
   ctx.report.ran(ctx.server, name);
   try {
     check(ctx);
-  } catch (const pgstack::Error& e) {
-    ctx.add(Severity::info, name, "check", fmt::format("could not run: {}", e.what()),
+  } catch (const pg::ConnectionError&) {
+    throw;
+  } catch (const pg::SqlError& e) {
+    // Only a missing privilege is the caller's to fix; anything else is pgstack's bug.
+    const bool privilege = e.sqlstate() == "42501";
+    ctx.add(privilege ? Severity::info : Severity::warning, name, "check", fmt::format("could not run: {}", e.what()),
             "this check's condition is unknown; the other checks ran",
-            "run doctor as a role with pg_monitor (GRANT pg_monitor TO ...), or as the stack's superuser");
+            privilege ? "run doctor as the stack's superuser, or grant the role what it reads: GRANT pg_monitor, "
+                        "readonly TO <role>"
+                      : "this is a bug in pgstack's check: report it with this message (pgstack version --json)");
+  } catch (const pgstack::Error& e) {
+    ctx.add(Severity::warning, name, "check", fmt::format("could not run: {}", e.what()),
+            "this check's condition is unknown; the other checks ran",
+            "this is a bug in pgstack's check: report it with this message (pgstack version --json)");
   }
 }
 

@@ -12,7 +12,14 @@ std::optional<std::string> statements_view(pg::Connection& conn) {
 }
 
 bool relation_exists(pg::Connection& conn, const std::string& name) {
-  return conn.query_value<bool>("SELECT to_regclass($1) IS NOT NULL", name);
+  // The catalog, not to_regclass(): a role without USAGE on the schema (a monitoring
+  // role) gets "permission denied" from to_regclass, and false from this.
+  const auto dot = name.find('.');
+  return conn.query_value<bool>(
+      "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+      "WHERE n.nspname = $1 AND c.relname = $2)",
+      dot == std::string::npos ? std::string("public") : name.substr(0, dot),
+      dot == std::string::npos ? name : name.substr(dot + 1));
 }
 
 namespace sql {
@@ -28,8 +35,10 @@ const char* const kSequenceUsage =
     "SELECT s.schemaname::text, s.sequencename::text, format('%I.%I', s.schemaname, s.sequencename), "
     "       ((s.last_value - s.min_value)::float8 / nullif(least(s.max_value, CASE t.typname WHEN 'int2' THEN 32767 "
     "         WHEN 'int4' THEN 2147483647 ELSE s.max_value END) - s.min_value, 0))::float8, "
-    "       coalesce(format('%I.%I', tn.nspname, tc.relname) || '.' || quote_ident(a.attname) || ' (' || t.typname "
-    "                || ')', '') "
+    // quote_ident, not format('%I'): a sequence no column owns has no table, and %I
+    // refuses a NULL where quote_ident passes it on.
+    "       coalesce(quote_ident(tn.nspname) || '.' || quote_ident(tc.relname) || '.' || quote_ident(a.attname) "
+    "                || ' (' || t.typname || ')', '') "
     "FROM pg_sequences s "
     "JOIN pg_namespace n ON n.nspname = s.schemaname "
     "JOIN pg_class c ON c.relname = s.sequencename AND c.relnamespace = n.oid "
@@ -45,6 +54,7 @@ const char* const kSequenceUsage =
 
 std::string not_kv_table(const std::string& relid_column) {
   return relid_column +
-         " NOT IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = to_regclass('pgstack.kv_entries'))";
+         " NOT IN (SELECT i.inhrelid FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhparent "
+         "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pgstack' AND c.relname = 'kv_entries')";
 }
 }  // namespace pgstack::doctor

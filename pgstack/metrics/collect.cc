@@ -1,8 +1,11 @@
 #include "pgstack/metrics/collect.h"
 
+#include <functional>
 #include <initializer_list>
+#include <utility>
 
 #include "pgstack/doctor/server_facts.h"
+#include "pgstack/pg/errors.h"
 
 namespace pgstack::metrics {
 namespace {
@@ -77,6 +80,8 @@ constexpr FamilyDef kFamilies[] = {
     {"pgstack_kv_size_bytes", "gauge", "Size of a kv namespace's table with its index."},
     {"pgstack_kv_reads_total", "counter", "Key lookups in a kv namespace (index scans)."},
     {"pgstack_kv_writes_total", "counter", "Rows written to a kv namespace: sets, deletes, sweeps."},
+    {"pgstack_collector_success", "gauge",
+     "1 when a group of figures was read in this scrape, 0 when its query failed (the others are still read)."},
 };
 
 // Turns rows into samples: the first label_names.size() columns are label values (text;
@@ -255,12 +260,31 @@ void declare_server_families(Exposition& out) {
 void collect_server(pg::Connection& conn, const std::string& server, const CollectOptions& options, Exposition& out) {
   declare_server_families(out);
   const bool standby = conn.query_value<bool>("SELECT pg_is_in_recovery()");
-  collect_activity(conn, server, options, out);
-  collect_databases(conn, server, out);
-  collect_replication(conn, server, standby, out);
-  collect_relations(conn, server, out);
-  collect_statements(conn, server, options, out);
-  collect_kv(conn, server, out);
+  // Each group into an exposition of its own, merged only when it all read: a query
+  // that fails (a privilege missing, a catalog oddity) loses its own figures, never the
+  // server's scrape or its pgstack_up. A lost connection still fails the whole scrape.
+  const std::pair<const char*, std::function<void(Exposition&)>> groups[] = {
+      {"activity", [&](Exposition& e) { collect_activity(conn, server, options, e); }},
+      {"databases", [&](Exposition& e) { collect_databases(conn, server, e); }},
+      {"replication", [&](Exposition& e) { collect_replication(conn, server, standby, e); }},
+      {"relations", [&](Exposition& e) { collect_relations(conn, server, e); }},
+      {"statements", [&](Exposition& e) { collect_statements(conn, server, options, e); }},
+      {"kv", [&](Exposition& e) { collect_kv(conn, server, e); }},
+  };
+  for (const auto& [name, collect] : groups) {
+    Exposition part;
+    declare_server_families(part);
+    bool ok = true;
+    try {
+      collect(part);
+    } catch (const pg::ConnectionError&) {
+      throw;
+    } catch (const pgstack::Error&) {
+      ok = false;
+    }
+    if (ok) out.merge(std::move(part));
+    out.sample("pgstack_collector_success", {{"server", server}, {"collector", name}}, ok ? 1 : 0);
+  }
 }
 
 }  // namespace pgstack::metrics

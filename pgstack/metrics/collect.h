@@ -26,8 +26,10 @@ struct CollectOptions {
 // Declares every family collect_server may emit, so the text's families keep one order.
 void declare_server_families(Exposition& out);
 
-// Reads one server. Throws pgstack::Error when the connection fails mid-way; the
-// caller then reports pgstack_up 0 instead of a partial scrape.
+// Reads one server. A group of figures whose query fails is left out and reported as
+// pgstack_collector_success{collector=...} 0; the rest is read. Throws
+// pg::ConnectionError when the connection fails mid-way: the caller then reports
+// pgstack_up 0 instead of a partial scrape.
 void collect_server(pg::Connection& conn, const std::string& server, const CollectOptions& options, Exposition& out);
 
 }  // namespace pgstack::metrics

@@ -127,6 +127,44 @@ TEST_F(MetricsTest, AScrapeHoldsTheFiguresBehindTheChecksAndPromtoolAcceptsIt) {
   EXPECT_EQ(check.exit_code, 0) << check.output;
 }
 
+// One job or one publish made the sequence query fail (a sequence no column owns) and
+// with it the whole server's scrape: pgstack_up 0 on a healthy server.
+TEST_F(MetricsTest, SequencesNoColumnOwnsAreScrapedLikeTheOthers) {
+  conn_.execute_script(
+      "SELECT pgstack.register_job_kind('metrics_test'); SELECT pgstack.enqueue('metrics_test');"
+      "SELECT pgstack.pubsub_publish('metrics.test', 'hello'); CREATE SEQUENCE loose_seq; SELECT nextval('loose_seq');");
+  Scraper scraper(options());
+  auto text = scraper.scrape();
+  EXPECT_EQ(sample(text, R"(pgstack_up{server="db"})"), 1) << text;
+  const std::string db = R"(pgstack_sequence_used_ratio{server="db",database=")" + db_.name() + R"(",)";
+  for (const char* seq : {R"(schema="pgstack",sequence="job_id_seq"})", R"(schema="pgstack",sequence="pubsub_message_seq"})",
+                          R"(schema="public",sequence="loose_seq"})"})
+    EXPECT_TRUE(sample(text, db + seq)) << seq << "\n" << text;
+  EXPECT_EQ(sample(text, R"(pgstack_collector_success{server="db",collector="relations"})"), 1);
+}
+
+// A group whose query fails (here: the scraping role may not read pg_sequences) loses
+// its own figures and says so; the server is still up and everything else is there.
+TEST_F(MetricsTest, OneFailingQueryNeverFailsTheServersScrape) {
+  conn_.execute_script(
+      "CREATE ROLE metrics_limited LOGIN; REVOKE SELECT ON pg_catalog.pg_sequences FROM PUBLIC;"
+      "GRANT pg_monitor TO metrics_limited");
+  ScraperOptions o;
+  o.servers.push_back({"db", db_.dsn() + " user=metrics_limited"});
+  Scraper scraper(o);
+  auto text = scraper.scrape();
+  conn_.execute_script("GRANT SELECT ON pg_catalog.pg_sequences TO PUBLIC; DROP OWNED BY metrics_limited");
+  EXPECT_EQ(sample(text, R"(pgstack_up{server="db"})"), 1) << text;
+  EXPECT_EQ(sample(text, R"(pgstack_collector_success{server="db",collector="relations"})"), 0) << text;
+  EXPECT_EQ(sample(text, R"(pgstack_collector_success{server="db",collector="activity"})"), 1);
+  EXPECT_EQ(text.find("pgstack_sequence_used_ratio{"), std::string::npos);
+  EXPECT_EQ(text.find("pgstack_table_live_tuples{"), std::string::npos) << "a failed group's other figures leaked";
+  EXPECT_NE(text.find("pgstack_connections{"), std::string::npos);
+  EXPECT_NE(text.find("pgstack_database_xid_age{"), std::string::npos);
+  auto check = promtool({"check", "metrics"}, text);
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+}
+
 TEST_F(MetricsTest, StatementsAreReadNeverResetAndLimitedToTheTop) {
   conn_.execute_script("CREATE TABLE metrics_test_marker (id int)");
   for (int i = 0; i < 5; ++i) conn_.query("SELECT count(*) FROM metrics_test_marker");

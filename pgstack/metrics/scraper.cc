@@ -113,6 +113,19 @@ Exposition read_backups(const cluster::ClusterLayout& layout) {
   return b;
 }
 
+// The job queue's figures, or nothing when it is not installed or cannot be read (a
+// query failing here must not mark the server down).
+std::string job_metrics(pg::Connection& conn) {
+  try {
+    if (!doctor::relation_exists(conn, "pgstack.job_queues")) return {};
+    return jobs::to_prometheus(jobs::collect_job_metrics(conn));
+  } catch (const pg::ConnectionError&) {
+    throw;
+  } catch (const pgstack::Error&) {
+    return {};
+  }
+}
+
 }  // namespace
 
 std::string Scraper::scrape_now() {
@@ -139,10 +152,8 @@ std::string Scraper::scrape_now() {
                                           .application_name = "pgstack metrics"});
         one = Exposition();
         collect_server(*conn, target.server, s.options.collect, one);
-        if (jobs_text.empty() && !conn->query_value<bool>("SELECT pg_is_in_recovery()") &&
-            doctor::relation_exists(*conn, "pgstack.job_queues"))
-          jobs_text = jobs::to_prometheus(jobs::collect_job_metrics(*conn));
         up = true;
+        if (jobs_text.empty() && !conn->query_value<bool>("SELECT pg_is_in_recovery()")) jobs_text = job_metrics(*conn);
       } catch (const pgstack::Error&) {
         conn.reset();
         if (!kept) break;  // a fresh connection failed: the server is down

@@ -430,6 +430,11 @@ std::vector<Notice> Connection::recent_notices() const {
 int Connection::backend_pid() const noexcept { return conn_ ? PQbackendPID(conn_) : 0; }
 int Connection::server_version() const noexcept { return conn_ ? PQserverVersion(conn_) : 0; }
 
+std::string Connection::port() const {
+  const char* p = conn_ ? PQport(conn_) : nullptr;
+  return p ? p : "";
+}
+
 std::string Connection::parameter(std::string_view name) const {
   const char* v = conn_ ? PQparameterStatus(conn_, std::string(name).c_str()) : nullptr;
   return v ? v : "";

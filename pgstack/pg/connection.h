@@ -98,6 +98,9 @@ class Connection : public QueryMethods<Connection> {
   TransactionStatus transaction_status() const noexcept;
   int backend_pid() const noexcept;
   int server_version() const noexcept;  // e.g. 150018
+  // The port this connection went to (libpq's PQport): a pooler's port when it went
+  // through one, which is how a client tells (the server's own `port` setting differs).
+  std::string port() const;
   std::string parameter(std::string_view name) const;  // server parameter, e.g. "TimeZone"
 
   // Asks the server to cancel the statement now running; safe from another thread.
