@@ -51,6 +51,7 @@ void run_up(const UpArgs& args) {
                 {"initialized", report.initialized},
                 {"recovered", report.recovered},
                 {"pg_cron", report.pg_cron},
+                {"maintenance_scheduled", report.maintenance_scheduled},
                 {"pid", pid},
                 {"port", layout.primary().port},
                 {"dsn", layout.dsn()},

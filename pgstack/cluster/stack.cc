@@ -23,6 +23,7 @@
 #include "pgstack/cluster/stack_config.h"
 #include "pgstack/cluster/standby.h"
 #include "pgstack/pg/connection.h"
+#include "pgstack/schema/maintenance_schedule.h"
 #include "pgstack/schema/migration_runner.h"
 #include "pgstack/sys/process.h"
 #include "pgstack/tune/tune.h"
@@ -196,6 +197,9 @@ void ensure_database(const ClusterLayout& layout, UpReport& report) {
     report.actions.push_back("applied " + name);
   }
   for (auto& a : ensure_roles(conn, layout)) report.actions.push_back(std::move(a));
+  auto schedule = schema::schedule_maintenance(conn);
+  report.maintenance_scheduled = schedule.scheduled;
+  if (schedule.changed || !schedule.scheduled) report.actions.push_back(schedule.detail);
 }
 
 // The primary's TLS certificate and pg_hba.conf (tls.h, pg_hba.h); true when either changed.
@@ -238,7 +242,7 @@ StackConfig read_config(const UpOptions& options, const std::optional<ClusterLay
 }  // namespace
 
 UpReport up(const UpOptions& options_in) {
-  auto existing = ClusterLayout::load(options_in.dir);
+  auto existing = ClusterLayout::load(options_in.dir, ClusterLayout::BrokenFile::rebuild);
   const auto config = read_config(options_in, existing);
   UpOptions options = options_in;
   if (config.max_connections) options.max_connections = *config.max_connections;
@@ -265,6 +269,10 @@ UpReport up(const UpOptions& options_in) {
 
   const int recorded_port = layout.primary().port;  // where a running server listens
   UpReport report;
+  if (existing && !existing->rebuilt_because.empty())
+    report.actions.push_back(fmt::format("rebuilt the stack's layout from its servers' own files ({}); a stack made "
+                                         "from a pgstack.toml needs --config FILE again",
+                                         existing->rebuilt_because));
   PostgresServer server(layout, layout.primary());
   if (auto early = server.state(); !early.running) {
     layout.primary().port = port;
@@ -346,7 +354,9 @@ UpReport up(const UpOptions& options_in) {
 
 DownReport down(const DownOptions& options) {
   DownReport report;
-  auto layout = ClusterLayout::load(options.dir).value_or(ClusterLayout::local(options.dir));
+  // A broken stack.json must not keep a stack from stopping: its servers' files say where they are.
+  auto layout = ClusterLayout::load(options.dir, ClusterLayout::BrokenFile::rebuild)
+                    .value_or(ClusterLayout::local(options.dir));
   if (!fs::exists(layout.dir)) {
     report.message = fmt::format("no stack in {}; nothing to stop", layout.dir.string());
     return report;
@@ -385,7 +395,7 @@ DestroyReport destroy(const fs::path& dir) {
     report.message = fmt::format("no stack in {}; nothing to remove", abs.string());
     return report;
   }
-  auto layout = ClusterLayout::load(abs).value_or(ClusterLayout::local(abs));
+  auto layout = ClusterLayout::load(abs, ClusterLayout::BrokenFile::rebuild).value_or(ClusterLayout::local(abs));
   // Only ever a folder pgstack made: a wrong --dir must not delete someone's files.
   if (!fs::exists(layout.stack_file(), ec) && !fs::exists(layout.primary().dir / "PG_VERSION", ec))
     throw Error(fmt::format("{} does not hold a pgstack stack (no stack.json, no data/primary); nothing was removed",

@@ -41,6 +41,7 @@ struct UpReport {
   bool initialized = false;  // initdb ran: a new stack
   bool recovered = false;    // found a stale postmaster.pid (a crash) and restarted
   bool pg_cron = false;      // pg_cron is preloaded (the package is installed)
+  bool maintenance_scheduled = false;  // pg_cron runs pgstack.maintain() (schema/maintenance_schedule.h)
   std::vector<std::string> actions;          // what changed, in order; empty: nothing
   std::vector<std::string> applied_migrations;  // "core/001_core.sql"
   bool changed() const { return !actions.empty(); }
