@@ -23,7 +23,8 @@ template <class F>
 void with_sessions(const SessionsArgs& args, F f) {
   const std::string dsn = resolve_dsn(args.db);
   connect_installed(args.db, "pgstack.sessions", "the sessions store");
-  pg::Pool pool({.primary = dsn, .max_size = 1});
+  // No statement cache: the DSN may be PgBouncer's, in transaction mode.
+  pg::Pool pool({.primary = dsn, .max_size = 1, .statement_cache = false});
   sessions::SessionStore store(pool);
   f(store);
 }
