@@ -25,7 +25,11 @@ std::chrono::microseconds parse_duration(std::string_view text, std::string_view
   else if (unit == "d") seconds_per_unit = 86400;
   if (used == 0 || seconds_per_unit == 0 || !(number > 0) || number * seconds_per_unit > 3.0e9)
     throw BadUsage(fmt::format("{} '{}' is not a positive duration; write it as 250ms, 30s, 5m, 2h or 7d", option, text));
-  return std::chrono::microseconds(static_cast<std::int64_t>(number * seconds_per_unit * 1e6));
+  // Durations are kept in whole microseconds: a shorter one would become zero.
+  const auto microseconds = static_cast<std::int64_t>(number * seconds_per_unit * 1e6);
+  if (microseconds == 0)
+    throw BadUsage(fmt::format("{} '{}' is shorter than a microsecond; write it as 250ms, 30s, 5m, 2h or 7d", option, text));
+  return std::chrono::microseconds(microseconds);
 }
 
 }  // namespace pgstack::cli
