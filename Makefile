@@ -1,9 +1,11 @@
 # The two commands a newcomer needs:  make up   and   make test
 BUILD_DIR ?= build
+# make fuzz: seconds per fuzz target (docs/testing.md#fuzzing).
+FUZZ_SECONDS ?= 300
 JOBS ?= $(shell nproc)
 PGSTACK = $(BUILD_DIR)/pgstack/cli/pgstack
 
-.PHONY: up down test build deps bench clean
+.PHONY: up down test fuzz build deps bench clean
 
 deps:
 	@scripts/install-deps
@@ -20,8 +22,14 @@ up: build
 down:
 	@$(PGSTACK) down
 
+# The suites, then every fuzz target for a few seconds (scripts/fuzz --smoke).
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
+	@scripts/fuzz --smoke --build-dir $(BUILD_DIR)/fuzz
+
+# Every fuzz target for FUZZ_SECONDS: make fuzz FUZZ_SECONDS=3600
+fuzz: deps
+	@scripts/fuzz --seconds $(FUZZ_SECONDS) --build-dir $(BUILD_DIR)/fuzz
 
 bench: build
 	@scripts/install-deps --bench

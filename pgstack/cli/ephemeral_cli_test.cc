@@ -49,6 +49,10 @@ TEST_F(EphemeralCliTest, KvGetSetDelAndTtl) {
   r = cli({"kv", "set", "k", "v", "--ttl", "-5s"});
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("--ttl '-5s' is not a positive duration"), std::string::npos) << r.output;
+  // Found by fuzz/duration_fuzz.cc: a positive duration below a microsecond became a ttl of 0.
+  r = cli({"kv", "set", "k", "v", "--ttl", "5e-22m"});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--ttl '5e-22m' is shorter than a microsecond"), std::string::npos) << r.output;
   r = cli({"kv", "set", "k", "v", "--namespace", "nosuch"});
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_NE(r.output.find("namespace 'nosuch' does not exist"), std::string::npos) << r.output;

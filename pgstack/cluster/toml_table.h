@@ -60,7 +60,8 @@ class TomlTable {
     if (!node->is_integer() && !node->is_floating_point())
       fail(key, fmt::format("must be a number from {} to {}", min, max));
     double v = node->value<double>().value();
-    if (v < min || v > max) fail(key, fmt::format("is {}; it must be from {} to {}", v, min, max));
+    // Written so that nan (valid TOML) is refused too: every comparison with it is false.
+    if (!(v >= min && v <= max)) fail(key, fmt::format("is {}; it must be from {} to {}", v, min, max));
     return v;
   }
   std::optional<std::filesystem::path> path(const std::string& key) {

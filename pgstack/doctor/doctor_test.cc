@@ -22,6 +22,7 @@
 #include "pgstack/doctor/doctor.h"
 #include "pgstack/doctor/observe_test_cluster.h"
 #include "pgstack/doctor/rate_state.h"
+#include "pgstack/doctor/thresholds.h"
 #include "pgstack/sys/process.h"
 #include "pgstack/testing/cli_runner.h"
 #include "pgstack/testing/eventually.h"
@@ -498,6 +499,27 @@ TEST_F(DoctorCliTest, MetricsOncePrintsAScrapeAndRulesFollowTheConfig) {
   auto bad = pgstack::testing::run_cli(PGSTACK_CLI_PATH, {"metrics", "--db", db_.dsn(), "--listen", "9187"});
   EXPECT_EQ(bad.code, 2) << bad.output;
   EXPECT_NE(bad.output.find("expected HOST:PORT"), std::string::npos) << bad.output;
+}
+
+// Found by fuzz/stack_toml_fuzz.cc: nan is valid TOML, passed every range check (any
+// comparison with it is false), and a count read as nan was cast to an integer (undefined).
+TEST(Thresholds, NanAndInfinityAreRefusedLikeAnyValueOutOfRange) {
+  char tmpl[] = "/tmp/pgstack-thresholds-XXXXXX";
+  const fs::path dir = ::mkdtemp(tmpl);
+  const fs::path file = dir / "pgstack.toml";
+  for (const std::string line : {"checkpoints_min = nan", "cache_hit_ratio_min = nan", "long_query_seconds = -nan",
+                                 "dead_tuples_min = inf"}) {
+    std::ofstream(file) << "[doctor]\n" << line << "\n";
+    const auto key = line.substr(0, line.find(' '));
+    try {
+      load_thresholds(file);
+      ADD_FAILURE() << line << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(fmt::format("[doctor] {} is ", key)), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("; it must be from"), std::string::npos) << e.what();
+    }
+  }
+  fs::remove_all(dir);
 }
 
 }  // namespace

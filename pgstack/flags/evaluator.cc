@@ -43,6 +43,12 @@ Op parse_op(const std::string& op) {
   return it->second;
 }
 
+// The ops whose value constraint_holds reads as a string.
+bool compares_text(Op op) {
+  return op == Op::starts_with || op == Op::ends_with || op == Op::semver_eq || op == Op::semver_lt ||
+         op == Op::semver_lte || op == Op::semver_gt || op == Op::semver_gte;
+}
+
 bool is_digits(std::string_view s) {
   return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
 }
@@ -129,6 +135,14 @@ bool constraint_holds(const Constraint& c, const nlohmann::json& attributes) {
   return false;
 }
 
+// nlohmann's messages start with "[json.exception.out_of_range.403] "; the rest ("key
+// 'enabled' not found") is what a user can act on.
+std::string_view without_library_prefix(std::string_view what) {
+  if (what.starts_with("[json.exception."))
+    if (auto end = what.find("] "); end != std::string_view::npos) what.remove_prefix(end + 2);
+  return what;
+}
+
 Rule compile_rule(const nlohmann::json& r) {
   Rule rule;
   if (auto when = r.find("when"); when != r.end()) {
@@ -141,11 +155,16 @@ Rule compile_rule(const nlohmann::json& r) {
       } else {
         constraint.value = c.at("value");
         if (constraint.value.is_number()) constraint.number = constraint.value.get<double>();
+        if (compares_text(constraint.op) && !constraint.value.is_string())
+          throw pg::UsageError(fmt::format("op '{}' needs a string value, not {}", c.at("op").get<std::string>(),
+                                           constraint.value.dump()));
       }
       rule.when.push_back(std::move(constraint));
     }
   }
   if (auto split = r.find("split"); split != r.end()) {
+    // serve() reads a split rule's values only: without any it would have nothing to serve.
+    if (!split->is_array() || split->empty()) throw pg::UsageError("a split must be a non-empty array of {\"value\", \"weight\"}");
     std::uint32_t cumulative = 0;
     for (const auto& part : *split) {
       cumulative += share_to_buckets(part.at("weight"));
@@ -214,7 +233,10 @@ std::shared_ptr<const Snapshot> Snapshot::from_rows(const std::vector<Row>& rows
         if (!f.default_value) f.default_value = f.boolean && f.rules.empty() ? nlohmann::json(true) : f.off_value;
       } catch (const std::exception& e) {
         f.rules.clear();
-        f.unreadable = fmt::format("flags: the configuration of {} cannot be read: {}", row.key, e.what());
+        f.unreadable = fmt::format(
+            "flags: the configuration of {} cannot be read ({}); it did not come through pgstack.flag_set, which "
+            "checks it: set the flag again with `pgstack flags set` or pgstack.flag_set",
+            row.key, without_library_prefix(e.what()));
       }
     }
     snapshot->flags_.emplace(f.key, std::move(f));

@@ -207,6 +207,38 @@ TEST_F(FlagsTest, BadInputGetsAClearErrorAndChangesNothing) {
   EXPECT_THROW(FlagClient({.dsn = db_.dsn(), .environment = "prod"}), pg::UsageError);
 }
 
+// Found by fuzz/flag_rules_fuzz.cc: configurations flag_set refuses, in a hand-made row.
+// Each makes its own flag throw UsageError in pgstack's words; before, one passed on
+// nlohmann's raw message, one threw nlohmann's type_error from evaluate, and an empty
+// split dereferenced an empty std::optional (undefined behaviour).
+TEST(FlagsEvaluator, AConfigurationItCannotReadThrowsUsageErrorForItsFlagOnly) {
+  const std::vector<std::pair<json, std::string>> unreadable = {
+      {json{{"rules", json::array()}}, "(key 'enabled' not found)"},
+      {json::parse(R"({"enabled": true, "rules": [{"when": [{"attribute": "email", "op": "starts_with", "value": 1}],
+                       "serve": true}]})"),
+       "(op 'starts_with' needs a string value, not 1)"},
+      {json::parse(R"({"enabled": true, "rules": [{"when": [{"attribute": "v", "op": "semver_gt", "value": null}],
+                       "serve": true}]})"),
+       "(op 'semver_gt' needs a string value, not null)"},
+      {json::parse(R"({"enabled": true, "rules": [{"split": []}]})"), "(a split must be a non-empty array"},
+  };
+  const Context who{.subject = "u1", .attributes = {{"email", "a@acme.com"}, {"v", "1.0.0"}}};
+  for (const auto& [config, why] : unreadable) {
+    auto snapshot = Snapshot::from_rows({{.key = "bad", .kind = "boolean", .off_value = false, .config = config},
+                                         {.key = "good", .kind = "boolean", .off_value = false, .config = json{{"enabled", true}}}});
+    try {
+      snapshot->evaluate("bad", who);
+      ADD_FAILURE() << "evaluated " << config.dump();
+    } catch (const pg::UsageError& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find("flags: the configuration of bad cannot be read " + why), std::string::npos) << message;
+      EXPECT_NE(message.find("set the flag again with `pgstack flags set`"), std::string::npos) << message;
+      EXPECT_EQ(message.find("[json.exception"), std::string::npos) << message;
+    }
+    EXPECT_TRUE(snapshot->is_enabled("good", who)) << config.dump();
+  }
+}
+
 TEST_F(FlagsTest, EveryClientSeesAChangeWithin100Milliseconds) {
   create("live");
   set("live", {{"enabled", false}});

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
 #include <regex>
 
 #include "pgstack/pg/errors.h"
@@ -24,15 +23,6 @@ void check_channel(std::string_view channel) {
 
 std::string live_channel(std::string_view channel) { return "pgstack:" + std::string(channel); }
 std::string wake_channel(std::string_view channel) { return "pgstack.d:" + std::string(channel); }
-
-// Reads "<digits>:" at pos, advancing past the colon.
-std::optional<std::int64_t> read_number(std::string_view s, std::size_t& pos) {
-  std::int64_t value = 0;
-  auto [end, ec] = std::from_chars(s.data() + pos, s.data() + s.size(), value);
-  if (ec != std::errc() || end == s.data() + s.size() || *end != ':') return std::nullopt;
-  pos = static_cast<std::size_t>(end - s.data()) + 1;
-  return value;
-}
 
 std::chrono::milliseconds left(Clock::time_point deadline) {
   return std::max(std::chrono::milliseconds(0),
@@ -60,50 +50,12 @@ std::optional<Message> Subscriber::next(std::chrono::milliseconds timeout) {
     if (listener_.reconnects() != seen_reconnects_) {
       // Chunks sent while the connection was down are gone: drop what was half received.
       seen_reconnects_ = listener_.reconnects();
-      partial_.clear();
+      chunks_.clear();
     }
     if (!n) return std::nullopt;
-    if (auto m = take(*n)) return m;
+    if (auto m = chunks_.add(n->channel, n->payload)) return m;
     if (Clock::now() >= deadline) return std::nullopt;
   }
-}
-
-std::optional<Message> Subscriber::take(const pg::Notification& n) {
-  std::string_view channel(n.channel);
-  if (!channel.starts_with("pgstack:")) return std::nullopt;
-  channel.remove_prefix(8);
-  std::string_view payload(n.payload);
-  std::size_t pos = 0;
-  auto id = read_number(payload, pos);
-  auto index = id ? read_number(payload, pos) : std::nullopt;
-  auto count = index ? read_number(payload, pos) : std::nullopt;
-  // 1 MB in chunks of 7900 bytes is at most 133 of them: anything else is not pubsub's.
-  if (!count || *index < 1 || *index > *count || *count > 200) return std::nullopt;
-  std::string_view text = payload.substr(pos);
-  if (*count == 1) return Message{std::string(channel), std::string(text), *id};
-  const std::string key = fmt::format("{}/{}", channel, *id);
-  // A transaction's chunks arrive together, so only a few messages are ever half
-  // received; many means someone sends look-alike notifications: forget them.
-  if (partial_.size() > 64 && !partial_.contains(key)) partial_.clear();
-  Partial& p = partial_[key];
-  if (!p.chunks.empty() && p.chunks.size() != static_cast<std::size_t>(*count)) {
-    partial_.erase(key);  // chunks that disagree on their number: not one message
-    return std::nullopt;
-  }
-  if (p.chunks.empty()) {
-    p.channel = std::string(channel);
-    p.chunks.resize(static_cast<std::size_t>(*count));
-    p.have.resize(static_cast<std::size_t>(*count));
-  }
-  const auto i = static_cast<std::size_t>(*index - 1);
-  if (!p.have[i]) ++p.received;
-  p.have[i] = true;
-  p.chunks[i] = std::string(text);
-  if (p.received < p.chunks.size()) return std::nullopt;
-  Message m{p.channel, {}, *id};
-  for (auto& c : p.chunks) m.payload += c;
-  partial_.erase(key);
-  return m;
 }
 
 DurableSubscriber::DurableSubscriber(DurableSubscriberOptions options)

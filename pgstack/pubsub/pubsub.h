@@ -27,14 +27,10 @@
 
 #include "pgstack/pg/connection.h"
 #include "pgstack/pg/listener.h"
+#include "pgstack/pubsub/chunk_assembler.h"
+#include "pgstack/pubsub/message.h"
 
 namespace pgstack::pubsub {
-
-struct Message {
-  std::string channel;
-  std::string payload;
-  std::int64_t id = 0;
-};
 
 // Db: pg::Connection, pg::Transaction, pg::PooledConnection (anything with query_value).
 template <class Db>
@@ -64,16 +60,8 @@ class Subscriber {
   int backend_pid() const { return listener_.backend_pid(); }
 
  private:
-  struct Partial {
-    std::string channel;
-    std::vector<std::string> chunks;
-    std::vector<bool> have;
-    std::size_t received = 0;
-  };
-  std::optional<Message> take(const pg::Notification& n);
-
   pg::Listener listener_;
-  std::map<std::string, Partial> partial_;  // by channel and message id
+  ChunkAssembler chunks_;
   std::uint64_t seen_reconnects_ = 0;
 };
 

@@ -7,6 +7,7 @@
 
 #include "pgstack/pg/errors.h"
 #include "pgstack/pg/transaction.h"
+#include "pgstack/pubsub/chunk_assembler.h"
 #include "pgstack/pubsub/pubsub.h"
 #include "pgstack/schema/schema_test_cluster.h"
 #include "pgstack/testing/eventually.h"
@@ -142,6 +143,33 @@ TEST_F(PubsubTest, BadInputGetsAClearError) {
   auto m = sub.next(2s);
   ASSERT_TRUE(m.has_value());
   EXPECT_EQ(m->payload, "real");
+}
+
+// The chunk header without a server (fuzz/pubsub_chunks_fuzz.cc tries many more).
+TEST(ChunkAssembler, IgnoresLookAlikesAndPutsChunksTogetherInAnyOrder) {
+  for (std::string_view bad : {"", "1", "1:", "1:1", "1:1:", "x:1:1:a", "1:0:2:a", "1:3:2:a", "1:1:201:a", "1:-1:2:a",
+                               "1:1:-2:a", "99999999999999999999:1:1:a", "1:1:1"})
+    EXPECT_FALSE(decode_chunk(bad)) << bad;
+  const auto chunk = decode_chunk("-7:2:3:b:c");
+  ASSERT_TRUE(chunk);
+  EXPECT_EQ(chunk->message_id, -7);
+  EXPECT_EQ(chunk->index, 2);
+  EXPECT_EQ(chunk->count, 3);
+  EXPECT_EQ(chunk->text, "b:c");
+
+  ChunkAssembler chunks;
+  EXPECT_FALSE(chunks.add("other:orders", "1:1:1:a"));  // not a pubsub channel
+  EXPECT_FALSE(chunks.add("pgstack:orders", "7:3:3:c"));
+  EXPECT_FALSE(chunks.add("pgstack:orders", "7:1:2:x"));  // disagrees on the count: message 7 is dropped
+  EXPECT_EQ(chunks.partial_messages(), 0u);
+  EXPECT_FALSE(chunks.add("pgstack:orders", "8:2:2:b"));
+  EXPECT_FALSE(chunks.add("pgstack:orders", "8:2:2:b"));  // twice is harmless
+  const auto m = chunks.add("pgstack:orders", "8:1:2:a");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->channel, "orders");
+  EXPECT_EQ(m->id, 8);
+  EXPECT_EQ(m->payload, "ab");
+  EXPECT_EQ(chunks.partial_messages(), 0u);
 }
 
 }  // namespace
