@@ -10,7 +10,9 @@
 
 #include <gtest/gtest.h>
 
+#include "pgstack/cluster/stack.h"
 #include "pgstack/pg/errors.h"
+#include "pgstack/sys/process.h"
 
 namespace pgstack::cluster {
 namespace {
@@ -122,6 +124,22 @@ TEST_F(ServerSettingsTest, BadSettingsAreRefusedBeforeAnythingExists) {
   }
   EXPECT_FALSE(fs::exists(layout_.dir)) << "checking created the stack's folder";
   EXPECT_EQ(error_for("[primary.settings]\nmax_worker_processes = 16\n[standby.settings]\nmax_worker_processes = 16\n"), "");
+}
+
+// Through up(): a setting PostgreSQL refuses stops it before the stack's folder exists.
+TEST_F(ServerSettingsTest, UpRefusesABadSettingBeforeCreatingAnything) {
+  auto file = dir_ / "pgstack.toml";
+  std::ofstream(file) << "[tune]\nmemory = \"2GB\"\n[standby.settings]\nshard_buffers = \"1GB\"\n";
+  try {
+    up({.dir = layout_.dir, .port = sys::free_tcp_ports(3), .config = file});
+    ADD_FAILURE() << "up accepted an unknown setting";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("the standby's settings are refused by PostgreSQL: FATAL:  unrecognized "
+                                         "configuration parameter \"shard_buffers\""),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(fs::exists(layout_.dir)) << "up created the stack's folder before refusing the setting";
 }
 
 }  // namespace

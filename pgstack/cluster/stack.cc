@@ -252,9 +252,6 @@ UpReport up(const UpOptions& options_in) {
                             layout.pgbouncer.max_db_connections, options.max_connections,
                             config.file.empty() ? std::string("a pgstack.toml") : config.file.string()));
 
-  // pgstack.toml's [tune] and [<server>.settings] through PostgreSQL's own checks, before anything changes.
-  check_server_settings(layout, config, options.max_connections);
-
   const int recorded_port = layout.primary().port;  // where a running server listens
   UpReport report;
   PostgresServer server(layout, layout.primary());
@@ -268,6 +265,9 @@ UpReport up(const UpOptions& options_in) {
     check_programs_and_ports(layout, early.stale_pid);
     check_free_space(layout.dir, options.min_free_bytes);
   }
+  // pgstack.toml's [tune] and [<server>.settings] through PostgreSQL's own checks (after
+  // the preflight has found its binaries), before anything changes.
+  check_server_settings(layout, config, options.max_connections);
   std::error_code ec;
   fs::create_directories(layout.dir, ec);
   if (ec) throw Error(fmt::format("cannot create {}: {}; pass --dir with a writable folder", layout.dir.string(), ec.message()));
