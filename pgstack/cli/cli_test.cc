@@ -511,6 +511,12 @@ TEST(CliMetrics, AnOpenAddressNeedsProtectionOrTheInsecureFlag) {
   auto readable = pgstack_cli({"metrics", "--db", db, "--listen", "0.0.0.0:0", "--bearer-token-file", token.string()});
   EXPECT_EQ(readable.code, 2) << readable.output;
   EXPECT_NE(readable.output.find("chmod 600 " + token.string()), std::string::npos) << readable.output;
+  // pgstack.toml's [metrics] is read like the flags: the same refusal for its listen.
+  std::ofstream(tmp.path / "pgstack.toml") << "[metrics]\nlisten = \"0.0.0.0:0\"\n";
+  auto from_file = pgstack_cli({"metrics", "--db", db, "--config", (tmp.path / "pgstack.toml").string()});
+  EXPECT_EQ(from_file.code, 2) << from_file.output;
+  EXPECT_NE(from_file.output.find("listening on 0.0.0.0, other machines could read"), std::string::npos)
+      << from_file.output;
 
   const int port = pgstack::sys::free_tcp_port();
   const auto log = (tmp.path / "metrics.log").string();

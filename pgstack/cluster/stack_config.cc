@@ -131,11 +131,13 @@ StackConfig load_stack_config(const fs::path& file) {
   config.file = fs::absolute(file).lexically_normal();
   toml::table root = read_toml_file(config.file);
   // [doctor] holds doctor's and the metrics rules' thresholds; doctor/thresholds.cc reads it.
-  static const std::set<std::string> kTables = {"stack", "primary", "standby", "pgbouncer", "backup", "doctor", "tune"};
+  // [metrics] holds `pgstack metrics`' listen address, TLS and credentials; metrics/metrics_config.cc reads it.
+  static const std::set<std::string> kTables = {"stack",  "primary", "standby", "pgbouncer",
+                                                "backup", "doctor",  "tune",    "metrics"};
   for (const auto& [key, node] : root)
     if (!kTables.count(std::string(key.str())))
       throw Error(fmt::format("{}: [{}] is not a section pgstack knows; use [stack], [primary], [standby], "
-                              "[pgbouncer], [backup], [tune] or [doctor]",
+                              "[pgbouncer], [backup], [tune], [doctor] or [metrics]",
                               config.file.string(), key.str()));
   TomlTable stack(config.file, root, "stack");
   read_stack(stack, config);

@@ -96,7 +96,7 @@ void check_exposure(const std::string& host, const EndpointSecurity& security) {
                          "(or --tls-from-stack for the stack's own)");
   if (is_loopback(host) || security.tls() || security.authenticates() || security.insecure_listen) return;
   throw pg::UsageError(fmt::format(
-      "--listen {}: other machines could read the stack's metrics (servers, roles, slow statements) without any "
+      "listening on {}, other machines could read the stack's metrics (servers, roles, slow statements) without any "
       "check; protect it with --basic-auth-file FILE or --bearer-token-file FILE, and --tls-cert/--tls-key (or "
       "--tls-from-stack); or listen on 127.0.0.1; or pass --insecure-listen if a firewall already guards it",
       host));

@@ -18,6 +18,7 @@
 #include "pgstack/cluster/tls.h"
 #include "pgstack/doctor/observe_test_cluster.h"
 #include "pgstack/metrics/http_endpoint.h"
+#include "pgstack/metrics/metrics_config.h"
 #include "pgstack/sys/files.h"
 #include "pgstack/sys/process.h"
 #include "pgstack/testing/eventually.h"
@@ -167,6 +168,37 @@ TEST(AuthenticatorTest, OnlyTheRightBasicOrBearerCredentialsPass) {
   Authenticator bearer_only({.bearer_token = "0123456789abcdef0123"});
   EXPECT_FALSE(bearer_only.allows(basic_header("prometheus:s3cret")));
   EXPECT_EQ(bearer_only.challenges(), std::vector<std::string>{"Bearer realm=\"pgstack metrics\""});
+}
+
+TEST_F(SecretFiles, TheMetricsTableOfPgstackTomlSetsTheSameAsTheFlags) {
+  auto file = write("pgstack.toml", R"(
+[metrics]
+listen = "0.0.0.0:9187"
+tls_cert = "certs/metrics.crt"
+tls_key = "/etc/pgstack/metrics.key"
+basic_auth_file = "metrics.passwd"
+bearer_token_file = "metrics.token"
+insecure_listen = false
+)");
+  auto config = load_metrics_config(file);
+  EXPECT_EQ(config.listen, "0.0.0.0:9187");
+  EXPECT_EQ(config.security.tls_cert, dir_ / "certs/metrics.crt") << "relative to the file";
+  EXPECT_EQ(config.security.tls_key, "/etc/pgstack/metrics.key");
+  EXPECT_EQ(config.security.basic_auth_file, dir_ / "metrics.passwd");
+  EXPECT_EQ(config.security.bearer_token_file, dir_ / "metrics.token");
+  EXPECT_FALSE(config.tls_from_stack);
+  EXPECT_FALSE(load_metrics_config(write("empty.toml", "[stack]\nmax_connections = 100\n")).listen);
+  for (const auto& [text, says] : std::vector<std::pair<std::string, std::string>>{
+           {"[metrics]\nlisten = 9187\n", "[metrics] listen must be a string"},
+           {"[metrics]\npassword = \"x\"\n", "[metrics] password is not a setting pgstack knows"},
+           {"[metrics]\ntls_from_stack = true\ntls_cert = \"a\"\ntls_key = \"b\"\n", "keep one of them"}}) {
+    try {
+      load_metrics_config(write("bad.toml", text));
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+    }
+  }
 }
 
 // The endpoint on every address, over TLS with the certificate the stack makes for
