@@ -19,6 +19,7 @@
 #include "pgstack/cluster/pgbouncer.h"
 #include "pgstack/cluster/postgres_server.h"
 #include "pgstack/cluster/roles.h"
+#include "pgstack/cluster/server_settings.h"
 #include "pgstack/cluster/tls.h"
 #include "pgstack/cluster/stack_config.h"
 #include "pgstack/cluster/standby.h"
@@ -158,18 +159,6 @@ std::string read_text(const fs::path& path) {
   return ss.str();
 }
 
-// A server's whole managed configuration: the stack's own settings and tune's.
-std::vector<tune::Setting> server_settings(const ClusterLayout& layout, const Component& c, const UpOptions& options) {
-  const bool pg_cron = pg_cron_installed();
-  auto machine = tune::detect_machine();
-  tune::TuneInput input{.memory = machine.memory, .cores = machine.cores, .connections = options.max_connections};
-  input.preload_libraries = pg_cron ? std::vector<std::string>{"pg_stat_statements", "pg_cron"}
-                                    : std::vector<std::string>{"pg_stat_statements"};
-  auto settings = stack_settings(layout, c, pg_cron);
-  for (auto& s : tune::recommend(input)) settings.push_back(std::move(s));
-  return settings;
-}
-
 void say(const UpOptions& options, const std::string& line) {
   if (options.progress) options.progress(line);
 }
@@ -284,6 +273,9 @@ UpReport up(const UpOptions& options_in) {
     check_programs_and_ports(layout, early.stale_pid);
     check_free_space(layout.dir, options.min_free_bytes);
   }
+  // pgstack.toml's [tune] and [<server>.settings] through PostgreSQL's own checks (after
+  // the preflight has found its binaries), before anything changes.
+  check_server_settings(layout, config, options.max_connections);
   std::error_code ec;
   fs::create_directories(layout.dir, ec);
   if (ec) throw Error(fmt::format("cannot create {}: {}; pass --dir with a writable folder", layout.dir.string(), ec.message()));
@@ -299,7 +291,7 @@ UpReport up(const UpOptions& options_in) {
     say(options, fmt::format("postgres is already running (pid {}, port {})", state.pid, port));
     secure_folders(layout);
     // A stack made by an older pgstack is brought up to date while it runs.
-    bool changed = server.write_config(server_settings(layout, layout.primary(), options));
+    bool changed = server.write_config(server_settings(layout, layout.primary(), config, options.max_connections));
     if (changed) report.actions.push_back("rewrote " + server.config_file());
     changed = write_security_files(layout, report) || changed;
     if (changed && server.apply_config(layout.dsn(nullptr, "postgres")))
@@ -317,7 +309,7 @@ UpReport up(const UpOptions& options_in) {
       report.initialized = true;
       report.actions.push_back(fmt::format("initialized a new cluster in {}", data.string()));
     }
-    auto settings = server_settings(layout, layout.primary(), options);
+    auto settings = server_settings(layout, layout.primary(), config, options.max_connections);
     if (server.write_config(settings) && !report.initialized)
       report.actions.push_back("rewrote " + server.config_file());
     write_security_files(layout, report);
@@ -337,7 +329,8 @@ UpReport up(const UpOptions& options_in) {
   for (auto& action : ensure_stanza(layout)) report.actions.push_back(std::move(action));
   ensure_database(layout, report);
   say(options, "standby");
-  for (auto& action : ensure_standby(layout, [&](const Component& c) { return server_settings(layout, c, options); }))
+  auto standby_settings = [&](const Component& c) { return server_settings(layout, c, config, options.max_connections); };
+  for (auto& action : ensure_standby(layout, standby_settings))
     report.actions.push_back(std::move(action));
   // Recorded as soon as the servers run: if PgBouncer or the first backup fails,
   // status, env and down still find the stack and its ports.

@@ -71,6 +71,14 @@ class TomlTable {
     std::filesystem::path p(*t);
     return p.is_absolute() ? p : (file_.parent_path() / p).lexically_normal();
   }
+  // A sub-table ([primary.settings]) whose keys the caller reads freely; nullptr when absent.
+  const toml::table* table(const std::string& key) {
+    auto* node = take(key);
+    if (!node) return nullptr;
+    if (!node->is_table()) fail(key, "must be a table ([" + name_ + "." + key + "])");
+    return node->as_table();
+  }
+  const std::string& name() const { return name_; }
   // Every key of the table was read.
   void done() {
     if (!table_) return;
