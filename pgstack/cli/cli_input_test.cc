@@ -297,19 +297,19 @@ TEST(CliInput, UpRefusesAPortItCannotUseWithTheRangeThatIsTrueBeforeCreatingAnyt
   TempDir tmp;
   const auto dir = (tmp.path / "stack").string();
   auto privileged = pgstack_cli({"up", "--dir", dir, "--port", "80"});
-  EXPECT_EQ(privileged.code, 1) << privileged.output;
+  EXPECT_EQ(privileged.code, 2) << privileged.output;  // a bad --port is bad usage
   EXPECT_NE(privileged.output.find("--port is 80; it must be from 1024 to 65533, because ports below 1024 need root"),
             std::string::npos)
       << privileged.output;
   // 65533 is inside the range the message gives; 65534 is not.
   auto high = pgstack_cli({"up", "--dir", dir, "--port", "65534"});
-  EXPECT_EQ(high.code, 1) << high.output;
+  EXPECT_EQ(high.code, 2) << high.output;  // a bad --port is bad usage
   EXPECT_NE(high.output.find("--port is 65534; it must be from 1024 to 65533, because the standby listens on port+1 "
                              "and PgBouncer listens on port+2"),
             std::string::npos)
       << high.output;
   auto beyond = pgstack_cli({"up", "--dir", dir, "--port", "99999999999"});
-  EXPECT_EQ(beyond.code, 1) << beyond.output;
+  EXPECT_EQ(beyond.code, 2) << beyond.output;  // a bad --port is bad usage
   EXPECT_NE(beyond.output.find("--port is 99999999999; it must be from 1024 to 65533, because TCP ports end at 65535"),
             std::string::npos)
       << beyond.output;
@@ -318,6 +318,15 @@ TEST(CliInput, UpRefusesAPortItCannotUseWithTheRangeThatIsTrueBeforeCreatingAnyt
   // With the standby's and PgBouncer's ports in pgstack.toml, the primary may take 65535.
   std::ofstream(tmp.path / "own-ports.toml") << "[standby]\nport = 65000\n[pgbouncer]\nport = 65001\n";
   auto own = pgstack_cli({"up", "--dir", dir, "--port", "1000", "--config", (tmp.path / "own-ports.toml").string()});
+  EXPECT_EQ(own.code, 2) << own.output;
+  // From the file, the same range, named after the file's key; a failure (1), not usage.
+  std::ofstream(tmp.path / "high.toml") << "[primary]\nport = 65535\n";
+  auto file = pgstack_cli({"up", "--dir", dir, "--config", (tmp.path / "high.toml").string()});
+  EXPECT_EQ(file.code, 1) << file.output;
+  EXPECT_NE(file.output.find("[primary] port in " + (tmp.path / "high.toml").string() +
+                             " is 65535; it must be from 1024 to 65533"),
+            std::string::npos)
+      << file.output;
   EXPECT_NE(own.output.find("it must be from 1024 to 65535, because ports below 1024"), std::string::npos) << own.output;
   EXPECT_FALSE(fs::exists(dir));
 }

@@ -99,7 +99,7 @@ TEST_F(EphemeralCliTest, FlagsCreateSetEvalAndList) {
   // JSON that does not parse: where and why in words, never the library's own text.
   r = cli({"flags", "set", "checkout", "--config", "{not json"});
   EXPECT_EQ(r.code, 2) << r.output;
-  EXPECT_NE(r.output.find("pgstack flags set: --config is not valid JSON: unexpected 'n' at line 1, column 2; write it "
+  EXPECT_NE(r.output.find("pgstack flags set: --config is not valid JSON: unexpected 'o' at line 1, column 3; write it "
                           "as JSON, for example"),
             std::string::npos)
       << r.output;

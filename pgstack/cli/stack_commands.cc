@@ -6,6 +6,7 @@
 
 #include "pgstack/cli/cli_context.h"
 #include "pgstack/cli/commands.h"
+#include "pgstack/cluster/preflight.h"
 #include "pgstack/cluster/roles.h"
 #include "pgstack/cluster/stack.h"
 #include "pgstack/cluster/stack_config.h"
@@ -37,10 +38,16 @@ void run_up(const UpArgs& args) {
   set_command("pgstack up");
   // [doctor] is doctor's, not the stack's: checked here so a bad threshold stops `up`
   // before it creates anything, not the first `pgstack doctor` after it.
-  auto report = cluster::up({.dir = args.dir,
-                             .port = args.port,
-                             .config = config_file(args),
-                             .check_config = [](const std::filesystem::path& file) { doctor::load_thresholds(file); }});
+  cluster::UpReport report;
+  try {
+    report = cluster::up({.dir = args.dir,
+                          .port = args.port,
+                          .config = config_file(args),
+                          .check_config = [](const std::filesystem::path& file) { doctor::load_thresholds(file); }});
+  } catch (const cluster::PortRefused& e) {
+    if (args.port) throw BadUsage(e.what());  // a bad --port is bad usage; a bad file's port a failure
+    throw;
+  }
   auto st = cluster::status(report.layout.dir);
   pid_t pid = st.components.empty() ? 0 : st.components.front().pid;
   const auto& layout = report.layout;

@@ -46,8 +46,8 @@ void check_primary_port(std::int64_t port, const std::string& source, const std:
   else if (port > kHighestPort) why = "TCP ports end at 65535" + (followers.empty() ? "" : ", and " + followers_text(followers));
   else if (port > highest) why = followers_text(followers);
   else return;
-  throw Error(fmt::format("{} is {}; it must be from {} to {}, because {}; nothing was created", source, port,
-                          kLowestServerPort, highest, why));
+  throw PortRefused(fmt::format("{} is {}; it must be from {} to {}, because {}; nothing was created", source, port,
+                                 kLowestServerPort, highest, why));
 }
 
 void check_folder_usable(const fs::path& dir) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "pgstack/cluster/layout.h"
+#include "pgstack/pg/errors.h"
 
 namespace pgstack::cluster {
 
@@ -29,7 +30,13 @@ struct PortFollower {
   int offset = 1;
 };
 
-// Refuses a primary port (source: "--port", "[primary] port in FILE") that is privileged
+// A port up cannot use: bad usage when it came from --port, which the CLI tells apart.
+class PortRefused : public Error {
+ public:
+  using Error::Error;
+};
+
+// Refuses (PortRefused) a primary port (source: "--port", "[primary] port in FILE") that is privileged
 // or leaves a follower past 65535: "--port is 65535; it must be from 1024 to 65533,
 // because the standby listens on port+1 and PgBouncer on port+2".
 void check_primary_port(std::int64_t port, const std::string& source, const std::vector<PortFollower>& followers);
