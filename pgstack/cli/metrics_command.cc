@@ -14,6 +14,7 @@
 
 #include "pgstack/cli/cli_context.h"
 #include "pgstack/cli/commands.h"
+#include "pgstack/cli/integer_options.h"
 #include "pgstack/cli/observe_target.h"
 #include "pgstack/metrics/http_endpoint.h"
 #include "pgstack/metrics/metrics_config.h"
@@ -136,7 +137,7 @@ void add_metrics_commands(CLI::App& app) {
                 "Serve a non-loopback address with neither TLS nor credentials (warned about)");
   cmd->add_flag("--once", args->once, "Print one scrape to stdout and exit");
   cmd->add_option("--top-statements", args->top_statements, "Statements of pg_stat_statements to export, by total time")
-      ->check(CLI::Range(0, 10000))
+      ->check(whole_number_in(0, 10000))
       ->capture_default_str();
   auto* rules = cmd->add_subcommand("rules", "Print Prometheus alerting rules for the six alerts");
   rules->fallthrough();  // `metrics rules --config FILE` takes metrics' --config and --dir

@@ -18,6 +18,7 @@
 #include "pgstack/cluster/pg_hba.h"
 #include "pgstack/cluster/pgbouncer.h"
 #include "pgstack/cluster/postgres_server.h"
+#include "pgstack/cluster/preflight.h"
 #include "pgstack/cluster/roles.h"
 #include "pgstack/cluster/server_settings.h"
 #include "pgstack/cluster/tls.h"
@@ -56,9 +57,10 @@ class FolderLock {
   int fd_ = -1;
 };
 
-void check_port(int port) {
-  if (port < 1 || port > 65535)
-    throw Error(fmt::format("port {} is out of range; pass --port with a number from 1024 to 65535", port));
+void check_port(int port, const std::string& what) {
+  if (port < kLowestServerPort || port > 65535)
+    throw Error(fmt::format("port {} of {} is out of range: it must be from {} to 65535; pass --port or fix pgstack.toml",
+                            port, what, kLowestServerPort));
 }
 
 // The stack's folder and the folders the servers write (sockets, logs, data): open to
@@ -128,7 +130,7 @@ void check_programs_and_ports(const ClusterLayout& layout, bool after_crash) {
   for (const char* program : {"initdb", "pg_ctl", "postgres"}) (void)sys::pg_binary(program);
   (void)pgbackrest_program();  // archive_command needs it from the first start
   for (const auto& c : layout.components) {
-    check_port(c.port);
+    check_port(c.port, "the " + c.name);
     if (PostgresServer(layout, c).state().running) continue;  // its own port, of course
     // A killed postmaster's backends inherit its listening socket and keep the port
     // answering until they notice and exit, which takes them a moment.
@@ -145,7 +147,7 @@ void check_programs_and_ports(const ClusterLayout& layout, bool after_crash) {
   if (layout.pgbouncer.enabled) {
     if (!sys::find_program("pgbouncer"))
       throw Error("pgbouncer not found on PATH or in /usr/sbin: install the pgbouncer package (scripts/install-deps)");
-    check_port(layout.pgbouncer.port);
+    check_port(layout.pgbouncer.port, "PgBouncer");
     if (!pgbouncer_state(layout).running && sys::port_in_use(layout.pgbouncer.port))
       throw Error(fmt::format("port {} (PgBouncer) is in use by another process; pass --port or stop it",
                               layout.pgbouncer.port));
@@ -215,6 +217,21 @@ void save_layout(const ClusterLayout& layout, UpReport& report) {
   if (report.actions.empty() || report.actions.back() != line) report.actions.push_back(line);
 }
 
+// Where the primary's port came from, for its error: the flag, the file or stack.json.
+std::string port_source(const UpOptions& options, const StackConfig& config) {
+  if (options.port) return "--port";
+  if (config.primary_port) return "[primary] port in " + config.file.string();
+  return "the primary's port in stack.json";
+}
+
+// The components whose ports follow the primary's (pgstack.toml sets none of theirs).
+std::vector<PortFollower> port_followers(const StackConfig& config) {
+  std::vector<PortFollower> followers;
+  if (!config.standby_port) followers.push_back({"the standby", 1});
+  if (!config.pgbouncer_port && (!config.pgbouncer || config.pgbouncer->enabled)) followers.push_back({"PgBouncer", 2});
+  return followers;
+}
+
 // The pgstack.toml to apply: the one named, else the one the stack was made from.
 StackConfig read_config(const UpOptions& options, const std::optional<ClusterLayout>& existing) {
   if (options.config) return load_stack_config(*options.config);
@@ -235,9 +252,11 @@ UpReport up(const UpOptions& options_in) {
   const auto config = read_config(options_in, existing);
   UpOptions options = options_in;
   if (config.max_connections) options.max_connections = *config.max_connections;
-  const int port = options.port.value_or(
+  if (options.check_config && !config.file.empty()) options.check_config(config.file);
+  const std::int64_t wanted_port = options.port.value_or(
       config.primary_port.value_or(existing ? existing->primary().port : kDefaultPort));
-  check_port(port);
+  check_primary_port(wanted_port, port_source(options, config), port_followers(config));
+  const int port = static_cast<int>(wanted_port);
   ClusterLayout layout = existing ? *existing : ClusterLayout::local(options.dir, port);
   layout.add_standby();  // a stack made before standbys gets one (before anything holds a Component&)
   layout.config_file = config.file;
@@ -272,14 +291,20 @@ UpReport up(const UpOptions& options_in) {
     check_distinct_ports(layout);
     check_programs_and_ports(layout, early.stale_pid);
     check_free_space(layout.dir, options.min_free_bytes);
+    check_folder_usable(layout.dir);
   }
   // pgstack.toml's [tune] and [<server>.settings] through PostgreSQL's own checks (after
   // the preflight has found its binaries), before anything changes.
   check_server_settings(layout, config, options.max_connections);
+  // A new stack whose first up fails part-way leaves nothing behind.
+  std::optional<NewStackRollback> rollback;
+  if (!existing && !server.initialized()) rollback.emplace(layout);
   std::error_code ec;
   fs::create_directories(layout.dir, ec);
   if (ec) throw Error(fmt::format("cannot create {}: {}; pass --dir with a writable folder", layout.dir.string(), ec.message()));
   FolderLock lock(layout.dir);
+  // Another `up` made the stack while we waited for the lock: it is not ours to undo.
+  if (rollback && server.initialized()) rollback->keep();
 
   auto state = server.state();  // again, under the lock: another `up` may have run meanwhile
   if (state.running) {
@@ -341,6 +366,7 @@ UpReport up(const UpOptions& options_in) {
   for (auto& action : ensure_backups(layout)) report.actions.push_back(std::move(action));
 
   save_layout(layout, report);
+  if (rollback) rollback->keep();
   report.layout = layout;
   return report;
 }

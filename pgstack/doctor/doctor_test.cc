@@ -425,6 +425,16 @@ TEST(RateStateTest, TheBaselineIsTheOldestInsideTheWindowElseTheNewestBefore) {
   EXPECT_FALSE(s.baseline("other", 300, 50).has_value());
 }
 
+TEST(RateStateTest, AFileWithFieldsOfTheWrongTypeIsAnEmptyStateNotAnError) {
+  const auto file = fs::temp_directory_path() / ("pgstack-rate-state-" + std::to_string(::getpid()) + ".json");
+  std::ofstream(file) << R"({"k": [{"at": "noon", "blocks": {"app": ["many", 2]}}]})";
+  std::optional<RateState> s;
+  EXPECT_NO_THROW(s.emplace(file));
+  fs::remove(file);
+  ASSERT_TRUE(s);
+  EXPECT_FALSE(s->baseline("k", 300, 50).has_value());
+}
+
 // The built binary: exit statuses, --json, pgstack.toml's [doctor] table, bad input.
 class DoctorCliTest : public DoctorTest {
  protected:

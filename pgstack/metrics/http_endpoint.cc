@@ -100,7 +100,7 @@ HttpEndpoint::HttpEndpoint(Scraper& scraper, const std::string& host, int port, 
     impl_->port = server.bind_to_port(host, port) ? port : -1;
   }
   if (impl_->port < 0)
-    throw Error(fmt::format("pgstack metrics: cannot listen on {}:{}: {}; is another exporter running there? pass "
+    throw Error(fmt::format("cannot listen on {}:{}: {}; is another exporter running there? pass "
                             "--listen with a free port",
                             host, port, std::strerror(errno)));
 }
