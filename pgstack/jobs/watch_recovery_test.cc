@@ -139,5 +139,21 @@ TEST_F(WatchRecoveryTest, BatchStatusTellsHeldFromFinishedFromLost) {
   EXPECT_EQ(count("select count(*) from pgstack.job_batch_losses where worker = 'w' and queue = 'default'"), 1);
 }
 
+// A snoozed job keeps its attempt number, so its stream holds two rows of one attempt:
+// the one it ran from and the one it runs from next. Its state is the later one's.
+TEST_F(WatchRecoveryTest, ASnoozedJobBackInTheStreamIsAvailableNotCompleted) {
+  auto id = JobQueue::enqueue(conn_, "noop").id;
+  auto batch = conn_.query_value<std::int64_t>("select batch_id from pgstack.claim_jobs('default', 'w', 1) limit 1");
+  conn_.query("select pgstack.complete_batch($1, 'w', $2)", batch,
+              nlohmann::json::array({{{"id", id}, {"outcome", "snooze"}, {"delay_seconds", 0}}}));
+  EXPECT_EQ(JobQueue::maintain(conn_)["promoted"], 1);
+  ASSERT_EQ(count("select count(*) from pgstack.job_stream where attempt = 1"), 2);
+  EXPECT_EQ(state_of(id), "available");
+  auto again = conn_.query_value<std::int64_t>("select batch_id from pgstack.claim_jobs('default', 'w', 1) limit 1");
+  EXPECT_EQ(state_of(id), "running");
+  conn_.query("select pgstack.complete_batch($1, 'w')", again);
+  EXPECT_EQ(state_of(id), "completed");
+}
+
 }  // namespace
 }  // namespace pgstack::jobs

@@ -18,6 +18,7 @@
 -- 3. jobs_maintain records the batches it rescues (job_batch_losses), so a worker whose
 --    completion's reply was lost can ask pgstack.job_batch_status: a batch neither held
 --    nor lost was finished, by that completion.
+-- 4. job_latest picks a snoozed job's newer row (a snoozed job read as completed).
 
 -- Lets a retried claim find the batch its first try made (see claim_jobs).
 ALTER TABLE pgstack.job_batches ADD COLUMN claim_token uuid;
@@ -117,6 +118,17 @@ AS $$
 $$;
 COMMENT ON FUNCTION pgstack.job_batch_status(bigint, text) IS
   'What became of a claimed batch: held, lost (lease ran out) or finished (completed or released)';
+
+-- The latest row of each job in ids. A snooze keeps the attempt number, so a snoozed job
+-- back in the stream has two rows of one attempt: the later one (by xid) is the job now,
+-- not the one it ran from (which made it look completed until it ran again).
+CREATE OR REPLACE FUNCTION pgstack.job_latest(ids bigint[]) RETURNS SETOF pgstack.job_stream
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pgstack, pg_temp
+AS $$
+  SELECT DISTINCT ON (s.id) s.* FROM pgstack.job_stream s WHERE s.id = ANY (job_latest.ids)
+   ORDER BY s.id, s.attempt DESC, s.xid DESC
+$$;
 
 -- claim_jobs gains claim_token (a new signature: dropped and made again).
 DROP FUNCTION pgstack.claim_jobs(text, text, integer, double precision);
