@@ -16,6 +16,7 @@
 #include "pgstack/jobs/worker.h"
 #include "pgstack/pg/connection.h"
 #include "pgstack/pg/transaction.h"
+#include "pgstack/schema/migration_runner.h"
 
 namespace pgstack::bench::jobs {
 namespace {
@@ -36,8 +37,10 @@ double percentile(std::vector<double> v, double p) {
   return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))];
 }
 
+// pgstack's schemas (a no-op when installed), the kind and the application's table.
 void prepare(const std::string& dsn) {
   pg::Connection conn(dsn);
+  schema::MigrationRunner(conn).apply(schema::builtin_module_list());
   JobQueue::register_kind(conn, "noop");
   conn.execute_script("create table if not exists bench_orders (id bigint generated always as identity primary key, "
                       "total numeric not null, created_at timestamptz not null default now())");

@@ -250,12 +250,15 @@ struct Worker::State : std::enable_shared_from_this<Worker::State> {
       recheck = std::min<std::chrono::milliseconds>(recheck * 2, kMaxRecheck);
       return wait;
     }
-    if (status == "watching") {
-      q.watching = true;
-      // What committed before the watch began was not announced: claim it now.
-      if (claim(q, room) > 0) return 0ms;
+    if (status == "watched") {
+      // Another worker watches and will be notified, as will we. It stops watching when
+      // it turns busy, so look again soon enough to take over.
+      return std::min<std::chrono::milliseconds>(kMaxRecheck, options.poll_interval);
     }
-    return options.poll_interval;  // watched, by us or another worker: a notification will come
+    q.watching = true;
+    // What committed before the watch began was not announced: claim it now.
+    if (claim(q, room) > 0) return 0ms;
+    return options.poll_interval;  // a notification will come
   }
 
   void unwatch(QueueRuntime& q) {

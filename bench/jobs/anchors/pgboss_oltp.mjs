@@ -1,6 +1,7 @@
 // pg-boss in the "enqueue with the order" shapes (oltp_common.mjs): each transaction
 // calls send() on its own client (the db option) beside its order; work() runs the
-// jobs in this process, polling every 0.5 s (pg-boss's shortest; it sends no NOTIFY).
+// jobs in this process in batches of up to 100, polling every 0.5 s (pg-boss's shortest;
+// it sends no NOTIFY). With batches of 8 it could not keep up with 100 jobs/s.
 //   node pgboss_oltp.mjs <connection string> produce <producers> <seconds>
 //   node pgboss_oltp.mjs <connection string> paced <rate> <seconds>
 import PgBoss from "pg-boss";
@@ -13,7 +14,7 @@ const boss = new PgBoss({ connectionString: conn, max: 10, supervise: false, sch
 boss.on("error", (e) => console.error(e));
 await boss.start();
 await boss.createQueue(queue);
-await boss.work(queue, { batchSize: 8, pollingIntervalSeconds: 0.5 }, async (jobs) => {
+await boss.work(queue, { batchSize: 100, pollingIntervalSeconds: 0.5 }, async (jobs) => {
   for (const job of jobs) started.set(String(job.id), performance.now());
 });
 await new Promise((r) => setTimeout(r, 500));
