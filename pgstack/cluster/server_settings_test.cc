@@ -30,6 +30,8 @@ class ServerSettingsTest : public ::testing::Test {
   void SetUp() override {
     char tmpl[] = "/tmp/pgstack-settings-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
+    // The server user passes through to the stack's folder (up's preflight checks it).
+    fs::permissions(dir_, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
     layout_ = ClusterLayout::local(dir_ / ".pgstack", 6000);
     layout_.add_standby();
   }
