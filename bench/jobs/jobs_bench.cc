@@ -8,6 +8,9 @@
 //   jobs_bench sustained --dsn URL [--rate 2000] [--seconds 600] [--sample 30]
 //       enqueue at a fixed rate while Workers work; every --sample seconds print the
 //       throughput and the dead tuples and size of the queue's tables
+//   jobs_bench produce   --dsn URL [--producers 8] [--seconds 20]
+//   jobs_bench paced     --dsn URL [--rate 100] [--seconds 20]
+//       one job per transaction beside an application row (one_per_transaction.h)
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -22,6 +25,7 @@
 #include "pgstack/pg/connection.h"
 #include "pgstack/schema/migration_runner.h"
 #include "pgstack/testing/test_cluster.h"
+#include "bench/jobs/one_per_transaction.h"
 #include "bench/private_database.h"
 
 namespace {
@@ -39,6 +43,7 @@ struct Options {
   int rate = 2000;
   int seconds = 600;
   int sample = 30;
+  int producers = 8;
 };
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
@@ -191,19 +196,28 @@ int main(int argc, char** argv) {
   CLI::App app{"pgstack job queue benchmark (bench/jobs/run drives it)"};
   Options o;
   std::string mode;
-  app.add_option("mode", mode, "burndown | latency | sustained")->required()->check(CLI::IsMember({"burndown", "latency", "sustained"}));
+  app.add_option("mode", mode, "burndown | latency | sustained | produce | paced")
+      ->required()
+      ->check(CLI::IsMember({"burndown", "latency", "sustained", "produce", "paced"}));
   app.add_option("--dsn", o.dsn, "Database (superuser: it installs pgstack's schemas); default: a private server");
   app.add_option("--jobs", o.jobs, "Jobs (burndown, latency)");
   app.add_option("--workers", o.workers, "Worker instances (4 connections each)");
   app.add_option("--concurrency", o.concurrency, "Handlers per worker");
   app.add_option("--batch", o.batch, "Jobs per claim");
-  app.add_option("--rate", o.rate, "Jobs enqueued per second (sustained)");
-  app.add_option("--seconds", o.seconds, "Length of the sustained run");
+  app.add_option("--rate", o.rate, "Jobs enqueued per second (sustained: 2000, paced: 100)");
+  app.add_option("--seconds", o.seconds, "Length of the run (sustained: 600, produce and paced: 20)");
+  app.add_option("--producers", o.producers, "Producer threads, one transaction per job (produce)");
   app.add_option("--sample", o.sample, "Seconds between samples (sustained)");
   CLI11_PARSE(app, argc, argv);
   try {
     auto private_db = pgstack::bench::private_database_unless_given(o.dsn);
     if (mode == "burndown") return burndown(o);
+    if (mode == "produce" || mode == "paced") {
+      pgstack::bench::jobs::OnePerTransactionOptions one{.dsn = o.dsn, .producers = o.producers,
+                                                         .rate = app.count("--rate") ? o.rate : 100,
+                                                         .seconds = app.count("--seconds") ? o.seconds : 20};
+      return mode == "produce" ? pgstack::bench::jobs::produce(one) : pgstack::bench::jobs::paced(one);
+    }
     if (mode == "latency") {
       if (o.jobs > 10000) o.jobs = 200;
       return latency(o);

@@ -1,5 +1,7 @@
 #include "pgstack/cli/cli_context.h"
 
+#include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <iostream>
 

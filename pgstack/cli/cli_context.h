@@ -59,8 +59,13 @@ bool behind_pooler(pg::Connection& conn);
 // does not exist": connect_installed(db, "pgstack.kv_entries", "the kv store").
 pg::Connection connect_installed(const std::optional<std::string>& db, const char* table, std::string_view what);
 
-// A duration as commands take it: "250ms", "30s", "5m", "2h", "7d", or plain seconds.
-// Throws BadUsage naming the option for anything else, zero or negative included.
+// The longest duration a command takes: far beyond any TTL or timeout that makes sense,
+// and well inside what a microsecond count (and PostgreSQL's interval) can hold.
+inline constexpr int kLongestDurationDays = 36500;
+
+// A duration as commands take it: "250ms", "30s", "5m", "2h", "7d", or plain seconds,
+// from 1ms to kLongestDurationDays. Throws BadUsage naming the option and saying which
+// of these it is not (a duration, longer than zero, short enough).
 std::chrono::microseconds parse_duration(std::string_view text, std::string_view option);
 
 void print_json(const nlohmann::json& doc);

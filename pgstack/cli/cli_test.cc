@@ -23,6 +23,7 @@
 #include "pgstack/sys/files.h"
 #include "pgstack/sys/process.h"
 #include "pgstack/testing/cli_runner.h"
+#include "pgstack/testing/eventually.h"
 #include "pgstack/testing/test_cluster.h"
 #include "pgstack/tune/documented_baseline.h"
 
@@ -438,6 +439,28 @@ TEST(CliTune, BadMemoryExitsTwoAndSaysTheFormat) {
   EXPECT_EQ(json_of(pgstack_cli({"tune", "--memory", "1073741824", "--cores", "2", "--json"}))["input"]["memory"], 1ull << 30);
 }
 
+// Inputs past what PostgreSQL can hold are refused with the limit named, never clamped.
+TEST(CliTune, InputsBeyondPostgresLimitsExitTwoNamingTheLimit) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string limit;
+  };
+  for (const auto& c : {Case{{"--memory", "100000TB", "--cores", "2"}, "16TB"},
+                        Case{{"--memory", "17TB", "--cores", "2"}, "16TB"},
+                        Case{{"--memory", "4GB", "--cores", "1025"}, "1024"},
+                        Case{{"--memory", "4GB", "--cores", "2", "--connections", "300000"}, "261100"}}) {
+    std::vector<std::string> argv = {"tune"};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    auto r = pgstack_cli(argv);
+    EXPECT_EQ(r.code, 2) << c.args[1] << ": " << r.output;
+    EXPECT_NE(r.output.find(c.limit), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("shared_buffers"), std::string::npos) << "printed settings: " << r.output;
+  }
+  auto at_limit = pgstack_cli({"tune", "--memory", "16TB", "--cores", "1024", "--connections", "261100", "--json"});
+  ASSERT_EQ(at_limit.code, 0) << at_limit.output;
+  EXPECT_EQ(settings_of(json_of(at_limit))["shared_buffers"], "4TB");
+}
+
 std::uint64_t conf_bytes(const std::string& value) {
   std::size_t digits = 0;
   while (digits < value.size() && std::isdigit(static_cast<unsigned char>(value[digits]))) ++digits;
@@ -472,6 +495,42 @@ TEST(CliTune, TinyMachineNeverBelowPostgresMinimums) {
       EXPECT_EQ(got["effective_io_concurrency"], storage == "ssd" ? "200" : "2");
     }
   }
+}
+
+// An address other machines reach is refused without TLS or credentials (exit 2, nothing
+// served); --insecure-listen serves it with a warning. The server need not be up.
+TEST(CliMetrics, AnOpenAddressNeedsProtectionOrTheInsecureFlag) {
+  const std::string db = "postgresql://nobody@127.0.0.1:1/none";
+  auto open = pgstack_cli({"metrics", "--db", db, "--listen", "0.0.0.0:0"});
+  EXPECT_EQ(open.code, 2) << open.output;
+  EXPECT_NE(open.output.find("--basic-auth-file"), std::string::npos) << open.output;
+  TempDir tmp;
+  const auto token = tmp.path / "token";
+  std::ofstream(token) << "0123456789abcdef0123456789abcdef\n";
+  fs::permissions(token, fs::perms::owner_read | fs::perms::owner_write | fs::perms::others_read, fs::perm_options::replace);
+  auto readable = pgstack_cli({"metrics", "--db", db, "--listen", "0.0.0.0:0", "--bearer-token-file", token.string()});
+  EXPECT_EQ(readable.code, 2) << readable.output;
+  EXPECT_NE(readable.output.find("chmod 600 " + token.string()), std::string::npos) << readable.output;
+  // pgstack.toml's [metrics] is read like the flags: the same refusal for its listen.
+  std::ofstream(tmp.path / "pgstack.toml") << "[metrics]\nlisten = \"0.0.0.0:0\"\n";
+  auto from_file = pgstack_cli({"metrics", "--db", db, "--config", (tmp.path / "pgstack.toml").string()});
+  EXPECT_EQ(from_file.code, 2) << from_file.output;
+  EXPECT_NE(from_file.output.find("listening on 0.0.0.0, other machines could read"), std::string::npos)
+      << from_file.output;
+
+  const int port = pgstack::sys::free_tcp_port();
+  const auto log = (tmp.path / "metrics.log").string();
+  pid_t pid = pgstack::sys::spawn({PGSTACK_CLI_PATH, "metrics", "--db", db, "--listen", fmt::format("0.0.0.0:{}", port),
+                                   "--insecure-listen"},
+                                  {}, log);
+  EXPECT_TRUE(pgstack::testing::eventually(
+      [&] { return pgstack::sys::read_text_file(log).find("serving http://0.0.0.0") != std::string::npos; }, 10s))
+      << pgstack::sys::read_text_file(log);
+  ::kill(pid, SIGTERM);
+  EXPECT_NE(pgstack::sys::read_text_file(log).find("warning: --insecure-listen: anyone who can reach 0.0.0.0"),
+            std::string::npos)
+      << pgstack::sys::read_text_file(log);
+  EXPECT_TRUE(pgstack::testing::eventually([&] { return !pgstack::sys::process_alive(pid); }, 10s));
 }
 
 TEST(CliEnv, NoStackExitsOneAndSaysToRunUp) {

@@ -7,6 +7,9 @@
 //   app.parse(argc, argv);
 #pragma once
 
+#include <memory>
+#include <string>
+
 namespace CLI {
 class App;
 }
@@ -19,7 +22,7 @@ void add_migrate_commands(CLI::App& app);
 void add_stack_commands(CLI::App& app);  // up, down
 void add_tune_commands(CLI::App& app);   // tune, env
 void add_status_command(CLI::App& app);
-void add_backup_commands(CLI::App& app);  // backup full|diff|list
+void add_backup_commands(CLI::App& app);  // backup full|diff|list|check
 void add_jobs_commands(CLI::App& app);    // jobs stats|list|show|retry|cancel|pause|resume
 void add_kv_commands(CLI::App& app);      // kv get|set|del|ttl
 void add_flags_commands(CLI::App& app);   // flags list|create|set|eval
@@ -30,6 +33,16 @@ void add_doctor_command(CLI::App& app);
 void add_metrics_commands(CLI::App& app);  // metrics [--listen], metrics rules
 void add_top_command(CLI::App& app);
 void add_advise_command(CLI::App& app);
+
+// pgstack help [command...]: the help of pgstack or of one command (root is the app).
+void add_help_command(CLI::App& app);
+
+// "pgstack 0.1.0 (PostgreSQL 15)": what `pgstack version` and `pgstack --version` print first.
+std::string version_line();
+
+// The whole command line: every group above, `help`, `--version`, and every integer
+// option checked (integer_options.h). Callbacks run the commands when parsed.
+std::unique_ptr<CLI::App> make_app();
 
 // Runs the CLI; returns the process exit code (0 ok, 1 failure, 2 bad usage).
 int run(int argc, char** argv);

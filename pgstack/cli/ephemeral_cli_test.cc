@@ -2,6 +2,10 @@
 // server, including bad input that changes nothing.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -46,13 +50,21 @@ TEST_F(EphemeralCliTest, KvGetSetDelAndTtl) {
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.output.find("does not exist"), std::string::npos) << r.output;
   // Bad input: a bad ttl is bad usage (2); an unknown namespace or a long key a failure (1). Nothing is written.
-  r = cli({"kv", "set", "k", "v", "--ttl", "-5s"});
-  EXPECT_EQ(r.code, 2) << r.output;
-  EXPECT_NE(r.output.find("--ttl '-5s' is not a positive duration"), std::string::npos) << r.output;
-  // Found by fuzz/duration_fuzz.cc: a positive duration below a microsecond became a ttl of 0.
-  r = cli({"kv", "set", "k", "v", "--ttl", "5e-22m"});
-  EXPECT_EQ(r.code, 2) << r.output;
-  EXPECT_NE(r.output.find("--ttl '5e-22m' is shorter than a microsecond"), std::string::npos) << r.output;
+  // Each kind of bad duration says which it is; none is clamped into a valid one.
+  for (const auto& [ttl, why] : std::vector<std::pair<std::string, std::string>>{
+           {"-5s", "is negative"},
+           {"300000000d", "is too long; the longest is 36500d (100 years)"},
+           {"0", "must be longer than zero"},
+           {"0.0001ms", "is shorter than the shortest, 1ms"},
+           {"5x", "is not a duration"},
+           {"inf", "is not a duration"},
+           {"1e3s", "is not a duration"}}) {
+    r = cli({"kv", "set", "k", "v", "--ttl", ttl});
+    EXPECT_EQ(r.code, 2) << ttl << ": " << r.output;
+    EXPECT_NE(r.output.find("pgstack kv set: --ttl '" + ttl + "' " + why), std::string::npos) << r.output;
+  }
+  EXPECT_EQ(cli({"kv", "set", "k", "v", "--ttl", "36500d"}).code, 0);  // the longest is accepted
+  ASSERT_EQ(cli({"kv", "del", "k"}).code, 0);
   r = cli({"kv", "set", "k", "v", "--namespace", "nosuch"});
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_NE(r.output.find("namespace 'nosuch' does not exist"), std::string::npos) << r.output;
@@ -84,7 +96,30 @@ TEST_F(EphemeralCliTest, FlagsCreateSetEvalAndList) {
   r = cli({"flags", "set", "checkout", "--env", "staging", "--config", R"({"enabled": true, "rules": [{"serve": "yes"}]})"});
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_NE(r.output.find("rules[1].serve"), std::string::npos) << r.output;
-  EXPECT_EQ(cli({"flags", "set", "checkout", "--config", "{not json"}).code, 2);
+  // JSON that does not parse: where and why in words, never the library's own text.
+  r = cli({"flags", "set", "checkout", "--config", "{not json"});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("pgstack flags set: --config is not valid JSON: unexpected 'o' at line 1, column 3; write it "
+                          "as JSON, for example"),
+            std::string::npos)
+      << r.output;
+  const auto bad_file = std::filesystem::temp_directory_path() / ("pgstack-bad-config-" + std::to_string(::getpid()));
+  std::ofstream(bad_file) << "{\"enabled\": true,\n \"rules\": [}\n";
+  r = cli({"flags", "set", "checkout", "--config-file", bad_file.string()});
+  std::filesystem::remove(bad_file);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--config-file " + bad_file.string() + " is not valid JSON: unexpected '}' at line 2, column 12"),
+            std::string::npos)
+      << r.output;
+  r = cli({"flags", "set", "checkout", "--config-file", bad_file.string()});
+  EXPECT_NE(r.output.find("--config-file " + bad_file.string() + ": no such file"), std::string::npos) << r.output;
+  r = cli({"flags", "eval", "checkout", "--attributes", "{'country': 'DE'}"});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("(JSON strings take double quotes)"), std::string::npos) << r.output;
+  for (const auto* text : {"{not json", "{'a': 1}", ""}) {
+    r = cli({"flags", "eval", "checkout", "--attributes", text});
+    EXPECT_EQ(r.output.find("json.exception"), std::string::npos) << r.output;
+  }
   EXPECT_EQ(cli({"flags", "eval", "nosuch"}).code, 1);
   EXPECT_EQ(conn_.query_value<std::int64_t>("select version from pgstack.flag_configs where flag = 'checkout'"), 2);
 }

@@ -2,6 +2,7 @@
 // the command line, through their SQL API (docs/flags.md). Every change made here is
 // recorded in pgstack.flag_changes with --actor (default: $USER).
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -11,6 +12,7 @@
 
 #include "pgstack/cli/cli_context.h"
 #include "pgstack/cli/commands.h"
+#include "pgstack/pg/json_text.h"
 
 namespace pgstack::cli {
 namespace {
@@ -42,12 +44,27 @@ std::string actor_of(const FlagsArgs& args) {
   return fmt::format("{} (pgstack cli)", user ? user : "unknown");
 }
 
-nlohmann::json parse_json_option(const std::string& text, std::string_view option) {
+// JSON the user typed or named: bad text is bad usage, with an example of the right form.
+nlohmann::json parse_json_option(const std::string& text, std::string_view what, std::string_view example) {
   try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw BadUsage(fmt::format("{} is not valid JSON: {}", option, e.what()));
+    return pg::parse_json(text, what);
+  } catch (const pg::UsageError& e) {
+    throw BadUsage(fmt::format("{}; write it as JSON, for example {}", e.what(), example));
   }
+}
+
+constexpr std::string_view kConfigExample =
+    R"('{"enabled": true, "rules": [{"serve": true, "percentage": 10}]}' (docs/flags.md))";
+
+std::string read_config_file(const std::string& file) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec))
+    throw BadUsage(fmt::format("--config-file {}: no such file", file));
+  std::ifstream in(file);
+  if (!in) throw BadUsage(fmt::format("--config-file {}: cannot read it (permissions?)", file));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
 }
 
 void run_list(const FlagsArgs& args) {
@@ -93,6 +110,11 @@ void run_set(const FlagsArgs& args) {
   set_command("pgstack flags set");
   if (static_cast<int>(args.enable) + args.disable + args.config.has_value() + args.config_file.has_value() != 1)
     throw BadUsage("give exactly one of --enable, --disable, --config JSON or --config-file FILE");
+  // Read before connecting: bad JSON changes nothing and needs no database to report.
+  nlohmann::json config;
+  if (args.config_file)
+    config = parse_json_option(read_config_file(*args.config_file), "--config-file " + *args.config_file, kConfigExample);
+  if (args.config) config = parse_json_option(*args.config, "--config", kConfigExample);
   auto conn = open_flags(args);
   std::int64_t version = 0;
   if (args.enable || args.disable) {
@@ -102,18 +124,8 @@ void run_set(const FlagsArgs& args) {
         "environment = $2), '{}'::jsonb) || jsonb_build_object('enabled', $3::boolean), $4)",
         args.flag, args.env, args.enable, actor_of(args));
   } else {
-    std::string text;
-    if (args.config_file) {
-      std::ifstream in(*args.config_file);
-      if (!in) throw BadUsage(fmt::format("cannot read --config-file {}", *args.config_file));
-      std::stringstream buffer;
-      buffer << in.rdbuf();
-      text = buffer.str();
-    } else {
-      text = *args.config;
-    }
     version = conn.query_value<std::int64_t>("select pgstack.flag_set($1, $2, $3, $4)", args.flag, args.env,
-                                             parse_json_option(text, "the configuration"), actor_of(args));
+                                             config, actor_of(args));
   }
   if (args.json)
     print_json({{"flag", args.flag}, {"environment", args.env}, {"version", version}});
@@ -123,7 +135,7 @@ void run_set(const FlagsArgs& args) {
 
 void run_eval(const FlagsArgs& args) {
   set_command("pgstack flags eval");
-  auto attributes = parse_json_option(args.attributes, "--attributes");
+  auto attributes = parse_json_option(args.attributes, "--attributes", R"('{"plan": "pro", "country": "NZ"}')");
   auto conn = open_flags(args);
   auto r = conn.query("select value, reason from pgstack.flag_evaluation($1, $2, $3, $4)", args.flag, args.env,
                       args.subject, attributes);

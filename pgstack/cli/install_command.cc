@@ -7,6 +7,7 @@
 
 #include "pgstack/cli/cli_context.h"
 #include "pgstack/cli/commands.h"
+#include "pgstack/schema/maintenance_schedule.h"
 #include "pgstack/schema/migration_runner.h"
 
 namespace pgstack::cli {
@@ -26,10 +27,12 @@ void add_install_command(CLI::App& app) {
     auto conn = connect(dsn);
     schema::MigrationRunner runner(conn);
     auto report = runner.apply(schema::builtin_module_list());
+    auto schedule = schema::schedule_maintenance(conn);
     if (args->json) {
       nlohmann::json applied = nlohmann::json::array();
       for (const auto& m : report.applied) applied.push_back({{"module", m.module}, {"version", m.version}, {"name", m.name}});
-      print_json({{"database", pg::redact_dsn(dsn)}, {"applied", applied}, {"already_applied", report.already_applied}});
+      print_json({{"database", pg::redact_dsn(dsn)}, {"applied", applied}, {"already_applied", report.already_applied},
+                  {"maintenance_scheduled", schedule.scheduled}, {"maintenance", schedule.detail}});
       return;
     }
     for (const auto& m : report.applied) std::cout << fmt::format("applied {}/{}\n", m.module, m.name);
@@ -39,6 +42,7 @@ void add_install_command(CLI::App& app) {
     else
       std::cout << fmt::format("installed {} migration(s); {} were already applied\n", report.applied.size(),
                                report.already_applied);
+    std::cout << schedule.detail << "\n";
   });
 }
 

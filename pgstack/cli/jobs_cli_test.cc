@@ -106,6 +106,25 @@ TEST_F(JobsCliTest, BadInputGetsAClearErrorAndChangesNothing) {
   EXPECT_NE(r.output.find("no job 987654321"), std::string::npos) << r.output;
   r = jobs({"retry", "abc"});
   EXPECT_EQ(r.code, 2) << r.output;
+  // Too large for a job id: refused, not clamped to the largest bigint.
+  r = jobs({"show", "99999999999999999999"});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("id: 99999999999999999999 is too large; it must be from 1 to 9223372036854775807"),
+            std::string::npos)
+      << r.output;
+  r = jobs({"cancel", "-1"});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("id: -1 is too small"), std::string::npos) << r.output;
+  r = jobs({"list", "--limit", "99999999999999999999"});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--limit: 99999999999999999999 is too large; it must be from 1 to 10000"), std::string::npos)
+      << r.output;
+  r = run_cli(PGSTACK_CLI_PATH, {"jobs", "frob"});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("unknown command 'frob' for 'pgstack jobs' (its commands: stats, list, show, retry, cancel, "
+                          "pause, resume)"),
+            std::string::npos)
+      << r.output;
   r = jobs({"cancel", "987654321"});
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(stats_now(), before);

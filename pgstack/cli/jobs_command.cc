@@ -8,6 +8,7 @@
 
 #include "pgstack/cli/cli_context.h"
 #include "pgstack/cli/commands.h"
+#include "pgstack/cli/integer_options.h"
 #include "pgstack/jobs/job_queue.h"
 
 namespace pgstack::cli {
@@ -198,6 +199,9 @@ void add_jobs_commands(CLI::App& app) {
     cmd->add_option("--db", args->db, "Database URL (default: $DATABASE_URL, then the local stack)");
     cmd->add_flag("--json", args->json, "Print as JSON");
   };
+  auto job_id = [&](CLI::App* cmd) {
+    cmd->add_option("id", args->id, "Job id")->required()->check(positive_id());
+  };
   auto* stats = jobs->add_subcommand("stats", "Jobs per queue and state, finished totals and the oldest available job");
   common(stats);
   stats->callback([args] { run_stats(*args); });
@@ -206,22 +210,22 @@ void add_jobs_commands(CLI::App& app) {
   common(list);
   list->add_option("--queue", args->queue, "Only this queue");
   list->add_option("--state", args->state, "scheduled, retryable, available, running, discarded or cancelled");
-  list->add_option("--limit", args->limit, "At most this many")->capture_default_str()->check(CLI::Range(1, 10000));
+  list->add_option("--limit", args->limit, "At most this many")->capture_default_str()->check(whole_number_in(1, 10000));
   list->callback([args] { run_list(*args); });
 
   auto* show = jobs->add_subcommand("show", "One job: state, args, attempts and every error");
   common(show);
-  show->add_option("id", args->id, "Job id")->required();
+  job_id(show);
   show->callback([args] { run_show(*args); });
 
   auto* retry = jobs->add_subcommand("retry", "Run a scheduled, retryable, discarded or cancelled job again now");
   common(retry);
-  retry->add_option("id", args->id, "Job id")->required();
+  job_id(retry);
   retry->callback([args] { run_retry(*args); });
 
   auto* cancel = jobs->add_subcommand("cancel", "Cancel a job (a running one gets its cancel token fired)");
   common(cancel);
-  cancel->add_option("id", args->id, "Job id")->required();
+  job_id(cancel);
   cancel->callback([args] { run_cancel(*args); });
 
   auto* pause = jobs->add_subcommand("pause", "Stop workers claiming jobs of a queue");

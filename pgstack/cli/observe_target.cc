@@ -41,14 +41,19 @@ ObserveTarget resolve_observe_target(const std::optional<std::string>& db, const
                              dir));
 }
 
-doctor::Thresholds resolve_thresholds(const std::optional<std::string>& config, const ObserveTarget& target) {
+std::optional<std::string> resolve_config_file(const std::optional<std::string>& config, const ObserveTarget& target) {
   if (config) {
     if (!std::filesystem::exists(*config)) throw BadUsage(fmt::format("--config {}: no such file", *config));
-    return doctor::load_thresholds(*config);
+    return config;
   }
-  if (std::filesystem::exists(cluster::kConfigFileName)) return doctor::load_thresholds(cluster::kConfigFileName);
+  if (std::filesystem::exists(cluster::kConfigFileName)) return std::string(cluster::kConfigFileName);
   if (target.stack && !target.stack->config_file.empty() && std::filesystem::exists(target.stack->config_file))
-    return doctor::load_thresholds(target.stack->config_file);
+    return target.stack->config_file.string();
+  return std::nullopt;
+}
+
+doctor::Thresholds resolve_thresholds(const std::optional<std::string>& config, const ObserveTarget& target) {
+  if (auto file = resolve_config_file(config, target)) return doctor::load_thresholds(*file);
   return {};
 }
 

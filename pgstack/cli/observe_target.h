@@ -23,6 +23,10 @@ struct ObserveTarget {
 // Throws BadUsage when there is neither a --db, a stack in dir, nor $DATABASE_URL.
 ObserveTarget resolve_observe_target(const std::optional<std::string>& db, const std::string& dir);
 
+// The pgstack.toml in effect: --config FILE (BadUsage when missing), else ./pgstack.toml,
+// else the file the stack was made from; nullopt when there is none.
+std::optional<std::string> resolve_config_file(const std::optional<std::string>& config, const ObserveTarget& target);
+
 doctor::Thresholds resolve_thresholds(const std::optional<std::string>& config, const ObserveTarget& target);
 
 }  // namespace pgstack::cli

@@ -8,6 +8,7 @@
 
 #include "pgstack/cli/cli_context.h"
 #include "pgstack/cli/commands.h"
+#include "pgstack/cli/integer_options.h"
 #include "pgstack/pubsub/pubsub.h"
 
 namespace pgstack::cli {
@@ -83,7 +84,8 @@ void add_pubsub_commands(CLI::App& app) {
   auto* listen = ps->add_subcommand("listen", "Print live messages of channels as they arrive");
   common(listen);
   listen->add_option("channels", args->channels, "Channels")->required();
-  listen->add_option("--count", args->count, "Stop after this many messages");
+  listen->add_option("--count", args->count, "Stop after this many messages")
+      ->check(whole_number_in(1, 1000000000));
   listen->add_option("--timeout", args->timeout, "Stop after this long: 30s, 5m, ...");
   listen->callback([args] { run_listen(*args); });
 }

@@ -1,56 +1,70 @@
 // The CLI's top level: parse, run the chosen command, map every outcome to an exit
 // code. Nothing escapes as a crash: pgstack::Error is a failure (1) with its message,
-// CLI11's parse errors and BadUsage are bad usage (2).
+// CLI11's parse errors and BadUsage are bad usage (2). Every message is prefixed once
+// with the command it is about.
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 
 #include "pgstack/cli/cli_context.h"
+#include "pgstack/cli/command_tree.h"
 #include "pgstack/cli/commands.h"
 
 namespace pgstack::cli {
+namespace {
+
+// "pgstack jobs show: <message>", unless the message already says which command it is
+// about (a library's own text may, and "pgstack metrics: pgstack metrics: ..." helps nobody).
+void print_error(const std::string& command, const std::string& message) {
+  if (message.starts_with(command + ":")) std::cerr << message << "\n";
+  else std::cerr << command << ": " << message << "\n";
+}
+
+// The commands CLI11 had parsed when it stopped, deepest last.
+CommandMatch parsed_command(CLI::App& app) {
+  CommandMatch match{.command = &app};
+  while (!match.command->get_subcommands().empty()) {
+    match.command = match.command->get_subcommands().front();
+    match.path += " " + match.command->get_name();
+  }
+  return match;
+}
+
+int report_parse_error(CLI::App& app, const CLI::ParseError& e, const std::vector<std::string>& args) {
+  if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+  // A word that names no command reads better as that than as CLI11's "A subcommand is
+  // required" or "The following arguments were not expected".
+  if (auto line = match_command_line(app, args); line.unknown) {
+    print_error("pgstack", unknown_command_text(line));
+    return kExitUsage;
+  }
+  const auto parsed = parsed_command(app);
+  if (dynamic_cast<const CLI::RequiredError*>(&e) && parsed.command->get_require_subcommand_min() > 0 &&
+      parsed.command->get_subcommands().empty()) {
+    print_error(parsed.path, missing_command_text(*parsed.command, parsed.path));
+    return kExitUsage;
+  }
+  print_error(parsed.path, e.what());
+  std::cerr << "run `" << parsed.path << " --help` for usage\n";
+  return kExitUsage;
+}
+
+}  // namespace
 
 int run(int argc, char** argv) {
-  CLI::App app{"pgstack: the Postgres-centric stack and its workloads, on PostgreSQL alone.", "pgstack"};
-  app.require_subcommand(1);
-  app.fallthrough(false);
-  add_version_command(app);
-  add_install_command(app);
-  add_migrate_commands(app);
-  add_stack_commands(app);
-  add_tune_commands(app);
-  add_status_command(app);
-  add_backup_commands(app);
-  add_jobs_commands(app);
-  add_kv_commands(app);
-  add_flags_commands(app);
-  add_sessions_commands(app);
-  add_pubsub_commands(app);
-  add_maintain_command(app);
-  add_doctor_command(app);
-  add_metrics_commands(app);
-  add_top_command(app);
-  add_advise_command(app);
+  auto app = make_app();
   try {
-    app.parse(argc, argv);
+    app->parse(argc, argv);
     return kExitOk;
   } catch (const CLI::ParseError& e) {
-    // "pgstack frobnicate" reads better as an unknown command than as a missing one.
-    if (argc > 1 && argv[1][0] != '-' && app.get_subcommands().empty()) {
-      std::cerr << "pgstack: unknown command '" << argv[1] << "'\n"
-                << "run `pgstack --help` for the list of commands\n";
-      return kExitUsage;
-    }
-    int code = app.exit(e);
-    if (code != 0) std::cerr << "run `pgstack --help` (or `pgstack <command> --help`) for usage\n";
-    return code == 0 ? kExitOk : kExitUsage;
+    return report_parse_error(*app, e, std::vector<std::string>(argv + 1, argv + argc));
   } catch (const ExitWith& e) {
     return e.code;
   } catch (const BadUsage& e) {
-    std::cerr << current_command() << ": " << e.what() << "\n";
+    print_error(current_command(), e.what());
     return kExitUsage;
   } catch (const pgstack::Error& e) {
-    std::cerr << current_command() << ": " << e.what() << "\n";
+    print_error(current_command(), e.what());
     return kExitFailure;
   } catch (const std::exception& e) {
     std::cerr << current_command() << ": unexpected error: " << e.what()

@@ -7,6 +7,7 @@
 
 #include "pgstack/cli/cli_context.h"
 #include "pgstack/cli/commands.h"
+#include "pgstack/cli/integer_options.h"
 #include "pgstack/sessions/session_store.h"
 
 namespace pgstack::cli {
@@ -23,7 +24,8 @@ template <class F>
 void with_sessions(const SessionsArgs& args, F f) {
   const std::string dsn = resolve_dsn(args.db);
   connect_installed(args.db, "pgstack.sessions", "the sessions store");
-  pg::Pool pool({.primary = dsn, .max_size = 1});
+  // No statement cache: the DSN may be PgBouncer's, in transaction mode.
+  pg::Pool pool({.primary = dsn, .max_size = 1, .statement_cache = false});
   sessions::SessionStore store(pool);
   f(store);
 }
@@ -83,7 +85,8 @@ void add_sessions_commands(CLI::App& app) {
   auto* revoke = sessions->add_subcommand("revoke", "End sessions at once: all of a user's, or one by id");
   common(revoke);
   revoke->add_option("--user", args->user, "End every session of this user");
-  revoke->add_option("--id", args->id, "End this session (an id from `sessions list`)");
+  revoke->add_option("--id", args->id, "End this session (an id from `sessions list`)")
+      ->check(positive_id());
   revoke->callback([args] { run_revoke(*args); });
 }
 

@@ -6,16 +6,18 @@
 
 #include "pgstack/cli/cli_context.h"
 #include "pgstack/cli/commands.h"
+#include "pgstack/cluster/preflight.h"
 #include "pgstack/cluster/roles.h"
 #include "pgstack/cluster/stack.h"
 #include "pgstack/cluster/stack_config.h"
+#include "pgstack/doctor/thresholds.h"
 
 namespace pgstack::cli {
 namespace {
 
 struct UpArgs {
   std::string dir = cluster::kDefaultDir;
-  std::optional<int> port;
+  std::optional<std::int64_t> port;  // 64 bits: the preflight, not CLI11, judges the range
   std::optional<std::string> config;
   bool json = false;
 };
@@ -34,7 +36,18 @@ std::optional<std::filesystem::path> config_file(const UpArgs& args) {
 
 void run_up(const UpArgs& args) {
   set_command("pgstack up");
-  auto report = cluster::up({.dir = args.dir, .port = args.port, .config = config_file(args)});
+  // [doctor] is doctor's, not the stack's: checked here so a bad threshold stops `up`
+  // before it creates anything, not the first `pgstack doctor` after it.
+  cluster::UpReport report;
+  try {
+    report = cluster::up({.dir = args.dir,
+                          .port = args.port,
+                          .config = config_file(args),
+                          .check_config = [](const std::filesystem::path& file) { doctor::load_thresholds(file); }});
+  } catch (const cluster::PortRefused& e) {
+    if (args.port) throw BadUsage(e.what());  // a bad --port is bad usage; a bad file's port a failure
+    throw;
+  }
   auto st = cluster::status(report.layout.dir);
   pid_t pid = st.components.empty() ? 0 : st.components.front().pid;
   const auto& layout = report.layout;
@@ -51,6 +64,7 @@ void run_up(const UpArgs& args) {
                 {"initialized", report.initialized},
                 {"recovered", report.recovered},
                 {"pg_cron", report.pg_cron},
+                {"maintenance_scheduled", report.maintenance_scheduled},
                 {"pid", pid},
                 {"port", layout.primary().port},
                 {"dsn", layout.dsn()},
@@ -86,8 +100,8 @@ void add_stack_commands(CLI::App& app) {
   auto up_args = std::make_shared<UpArgs>();
   auto* up = app.add_subcommand("up", "Start the local stack (initdb, tuned config, database `app`, pgstack's schemas)");
   up->add_option("--dir", up_args->dir, "The stack's folder")->capture_default_str();
-  up->add_option("--port", up_args->port, "PostgreSQL's port (default: the stack's, else 54320)")
-      ->check(CLI::Range(1, 65535));
+  up->add_option("--port", up_args->port,
+                 "PostgreSQL's port (default: the stack's, else 54320); the standby takes port+1, PgBouncer port+2");
   up->add_option("--config", up_args->config,
                  "The stack's pgstack.toml (default: ./pgstack.toml when it exists; docs/stack.md)");
   up->add_flag("--json", up_args->json, "Print as JSON");

@@ -14,6 +14,7 @@
 
 #include "pgstack/cli/cli_context.h"
 #include "pgstack/cli/commands.h"
+#include "pgstack/cli/integer_options.h"
 #include "pgstack/cli/observe_target.h"
 #include "pgstack/doctor/activity.h"
 
@@ -112,7 +113,9 @@ void add_top_command(CLI::App& app) {
   cmd->add_flag("--once", args->once, "Print one frame and exit (also when output is not a terminal)");
   cmd->add_flag("--json", args->json, "Print one frame as JSON");
   cmd->add_option("--interval", args->interval, "How often to refresh")->capture_default_str();
-  cmd->add_option("--limit", args->limit, "Statements per list")->check(CLI::Range(1, 1000))->capture_default_str();
+  cmd->add_option("--limit", args->limit, "Statements per list")
+      ->check(whole_number_in(1, 1000))
+      ->capture_default_str();
   cmd->callback([args] { run_top(*args); });
 }
 

@@ -15,9 +15,6 @@
 namespace pgstack::cli {
 namespace {
 
-// PostgreSQL's upper bound for max_connections and max_worker_processes (guc_tables.c).
-constexpr int kMaxBackends = 262143;
-
 struct TuneArgs {
   std::optional<std::string> memory;
   std::optional<int> cores;
@@ -36,6 +33,8 @@ struct Inputs {
   std::string cores_detail;
 };
 
+std::string describe_source(const std::string& detail) { return detail.empty() ? "given" : "from " + detail; }
+
 Inputs resolve_inputs(const TuneArgs& args) {
   Inputs in;
   in.input.connections = args.connections;
@@ -49,9 +48,8 @@ Inputs resolve_inputs(const TuneArgs& args) {
           "--memory '{}' is not a size; expected a number with an optional unit kB, MB, GB or TB "
           "(powers of 1024), e.g. --memory 32GB, 512MB, 1.5GB, or plain bytes",
           *args.memory));
-    if (*bytes < tune::kMiB)
-      throw BadUsage(fmt::format("--memory '{}' is less than 1MB; give the memory the server may use, e.g. --memory 4GB",
-                                 *args.memory));
+    if (auto problem = tune::memory_problem(*bytes); !problem.empty())
+      throw BadUsage(fmt::format("--memory '{}' {}", *args.memory, problem));
     in.input.memory = *bytes;
     in.memory_source = "given";
   }
@@ -72,6 +70,12 @@ Inputs resolve_inputs(const TuneArgs& args) {
       in.cores_detail = machine.cores_source;
     }
   }
+  // A detected figure beyond tune's limits (a host larger than PostgreSQL can use) is
+  // the user's to bound, not ours to clamp.
+  if (auto problem = tune::memory_problem(in.input.memory); !problem.empty())
+    throw BadUsage(fmt::format("the memory detected ({}) {}; pass --memory", describe_source(in.memory_detail), problem));
+  if (auto problem = tune::cores_problem(in.input.cores); !problem.empty())
+    throw BadUsage(fmt::format("the cores detected ({}) {}; pass --cores", describe_source(in.cores_detail), problem));
   return in;
 }
 
@@ -165,6 +169,18 @@ void run_env(const EnvArgs& args) {
   for (const auto& [name, value] : vars) std::cout << "export " << name << "=" << shell_quote(value) << "\n";
 }
 
+// A CLI11 validator from one of tune's *_problem checks: its message, or "" when valid.
+CLI::Validator tune_limit(std::string (*problem)(int)) {
+  return CLI::Validator(
+      [problem](std::string& text) -> std::string {
+        int value = 0;
+        if (!CLI::detail::lexical_cast(text, value)) return "'" + text + "' is not a whole number";
+        auto why = problem(value);
+        return why.empty() ? why : "'" + text + "' " + why;
+      },
+      "");
+}
+
 }  // namespace
 
 void add_tune_commands(CLI::App& app) {
@@ -173,10 +189,11 @@ void add_tune_commands(CLI::App& app) {
       "tune", "Print a postgresql.conf baseline for this machine (or the one described), with a reason per setting");
   tune->add_option("--memory", tune_args->memory,
                    "Memory the server may use: 32GB, 512MB, 1TB or bytes (default: detected, the cgroup limit in a container)");
+  // The ranges are tune's limits (tune.h), past which PostgreSQL could not hold the settings.
   tune->add_option("--cores", tune_args->cores, "CPU cores (default: detected, the cgroup CPU quota in a container)")
-      ->check(CLI::Range(1, kMaxBackends));
+      ->check(tune_limit(tune::cores_problem));
   tune->add_option("--connections", tune_args->connections, "max_connections")
-      ->check(CLI::Range(1, kMaxBackends))
+      ->check(tune_limit(tune::connections_problem))
       ->capture_default_str();
   tune->add_option("--storage", tune_args->storage, "Disk kind")
       ->check(CLI::IsMember({"ssd", "hdd"}))

@@ -14,6 +14,8 @@
 
 namespace pgstack::cli {
 
+std::string version_line() { return fmt::format("pgstack {} (PostgreSQL 15)", PGSTACK_VERSION); }
+
 void add_version_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("version", "Print pgstack's version and the SQL modules built into it");
   auto json = std::make_shared<bool>(false);
@@ -27,7 +29,7 @@ void add_version_command(CLI::App& app) {
       print_json({{"version", PGSTACK_VERSION}, {"postgresql", 15}, {"modules", modules}});
       return;
     }
-    std::cout << "pgstack " << PGSTACK_VERSION << " (PostgreSQL 15)\n";
+    std::cout << version_line() << "\n";
     for (const auto& m : modules)
       std::cout << fmt::format("  module {}: {} migration(s)\n", m["name"].get<std::string>(), m["migrations"].get<std::size_t>());
   });

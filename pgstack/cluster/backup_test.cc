@@ -211,7 +211,8 @@ TEST(BackupCli, BadUsageExitsTwoAndAMissingStackOne) {
     EXPECT_EQ(r.code, 2) << ::testing::PrintToString(args) << ": " << r.output;
   }
   auto weekly = pgstack_cli({"backup", "weekly"});
-  EXPECT_NE(weekly.output.find("'weekly' is not a backup command; use full, diff or list"), std::string::npos)
+  EXPECT_NE(weekly.output.find("unknown command 'weekly' for 'pgstack backup' (its commands: full, diff, list, check)"),
+            std::string::npos)
       << weekly.output;
   auto none = pgstack_cli({"backup", "full", "--dir", "/tmp/pgstack-no-such-stack"});
   EXPECT_EQ(none.code, 1) << none.output;

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "pgstack/cluster/layout_recovery.h"
 #include "pgstack/pg/errors.h"
 #include "pgstack/sys/files.h"
 
@@ -30,38 +31,73 @@ ClusterLayout ClusterLayout::local(const std::filesystem::path& dir, int port) {
   return layout;
 }
 
-std::optional<ClusterLayout> ClusterLayout::load(const std::filesystem::path& dir) {
-  auto layout = local(dir);
-  auto file = layout.stack_file();
-  std::ifstream in(file);
-  if (!in) return std::nullopt;
-  try {
-    auto doc = nlohmann::json::parse(in);
-    layout.database = doc.value("database", std::string(kDatabase));
-    layout.components.clear();
-    for (const auto& c : doc.at("components")) {
-      auto role = c.at("role").get<std::string>();
-      if (role != "primary" && role != "standby") throw Error(fmt::format("unknown role '{}'", role));
-      layout.components.push_back({.name = c.at("name").get<std::string>(),
-                                   .role = role == "primary" ? Role::primary : Role::standby,
-                                   .port = c.at("port").get<int>(),
-                                   .dir = c.at("dir").get<std::string>()});
-    }
-    (void)layout.primary();
-    layout.config_file = doc.value("config", std::string());
-    // Stacks made before PgBouncer was part of them get it at its default port.
-    layout.pgbouncer.port = layout.primary().port + 2;
-    if (auto p = doc.find("pgbouncer"); p != doc.end()) {
-      layout.pgbouncer.enabled = p->value("enabled", true);
-      layout.pgbouncer.port = p->value("port", layout.pgbouncer.port);
-      layout.pgbouncer.default_pool_size = p->value("default_pool_size", layout.pgbouncer.default_pool_size);
-      layout.pgbouncer.max_db_connections = p->value("max_db_connections", layout.pgbouncer.max_db_connections);
-      layout.pgbouncer.max_client_conn = p->value("max_client_conn", layout.pgbouncer.max_client_conn);
-    }
-  } catch (const std::exception& e) {
-    throw Error(fmt::format("{} is not a valid stack file ({}); remove it and run pgstack up again", file.string(), e.what()));
+namespace {
+
+ClusterLayout parse_stack_file(const std::filesystem::path& dir, std::istream& in) {
+  auto layout = ClusterLayout::local(dir);
+  auto doc = nlohmann::json::parse(in);
+  layout.database = doc.value("database", std::string(kDatabase));
+  layout.components.clear();
+  for (const auto& c : doc.at("components")) {
+    auto role = c.at("role").get<std::string>();
+    if (role != "primary" && role != "standby") throw Error(fmt::format("unknown role '{}'", role));
+    layout.components.push_back({.name = c.at("name").get<std::string>(),
+                                 .role = role == "primary" ? Role::primary : Role::standby,
+                                 .port = c.at("port").get<int>(),
+                                 .dir = c.at("dir").get<std::string>()});
+  }
+  (void)layout.primary();
+  layout.config_file = doc.value("config", std::string());
+  // Stacks made before PgBouncer was part of them get it at its default port.
+  layout.pgbouncer.port = layout.primary().port + 2;
+  if (auto p = doc.find("pgbouncer"); p != doc.end()) {
+    layout.pgbouncer.enabled = p->value("enabled", true);
+    layout.pgbouncer.port = p->value("port", layout.pgbouncer.port);
+    layout.pgbouncer.default_pool_size = p->value("default_pool_size", layout.pgbouncer.default_pool_size);
+    layout.pgbouncer.max_db_connections = p->value("max_db_connections", layout.pgbouncer.max_db_connections);
+    layout.pgbouncer.max_client_conn = p->value("max_client_conn", layout.pgbouncer.max_client_conn);
   }
   return layout;
+}
+
+// nlohmann's message without its "[json.exception.type_error.302] " prefix.
+std::string json_problem(const std::exception& e) {
+  std::string text = e.what();
+  if (text.rfind("[json.exception.", 0) == 0)
+    if (auto end = text.find("] "); end != std::string::npos) text.erase(0, end + 2);
+  return text;
+}
+
+}  // namespace
+
+std::optional<ClusterLayout> ClusterLayout::load(const std::filesystem::path& dir, BrokenFile broken) {
+  const auto file = local(dir).stack_file();
+  std::ifstream in(file);
+  if (!in) {
+    auto rebuilt = recover_layout(dir);
+    if (rebuilt) rebuilt->rebuilt_because = fmt::format("{} was missing", file.string());
+    return rebuilt;
+  }
+  try {
+    return parse_stack_file(dir, in);
+  } catch (const std::exception& e) {
+    const auto problem = json_problem(e);
+    if (broken == BrokenFile::refuse)
+      throw Error(fmt::format("{} is not a valid stack file ({}); run pgstack up, which sets it aside as "
+                              "stack.json.broken and rebuilds it from the servers' own files",
+                              file.string(), problem));
+    auto rebuilt = recover_layout(dir);
+    if (!rebuilt)
+      throw Error(fmt::format("{} is not a valid stack file ({}) and {} holds no server to rebuild it from; move it "
+                              "away and run pgstack up to make a new stack",
+                              file.string(), problem, dir.string()));
+    in.close();
+    std::error_code ec;
+    std::filesystem::rename(file, std::filesystem::path(file.string() + ".broken"), ec);
+    if (ec) throw Error(fmt::format("cannot set {} aside: {}; move it away by hand", file.string(), ec.message()));
+    rebuilt->rebuilt_because = fmt::format("{} was not valid ({}); kept as stack.json.broken", file.string(), problem);
+    return rebuilt;
+  }
 }
 
 const Component& ClusterLayout::primary() const {

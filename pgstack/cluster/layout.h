@@ -53,6 +53,8 @@ struct ClusterLayout {
   PoolerSettings pgbouncer;
   // The pgstack.toml the stack was made from (stack_config.h); empty: the defaults.
   std::filesystem::path config_file;
+  // Set when load() rebuilt the layout from the servers' files: says why, for up's report.
+  std::string rebuilt_because;
   // Where pgBackRest keeps backups and archived WAL (backup.h); default: the folder <dir>/backups.
   // Not saved in stack.json (it may hold an S3 secret).
   BackupRepository backup_repository;
@@ -60,9 +62,14 @@ struct ClusterLayout {
   // The layout of a stack in dir (made absolute): its primary on port, the standby on
   // port + 1, PgBouncer on port + 2.
   static ClusterLayout local(const std::filesystem::path& dir, int port = kDefaultPort);
-  // Reads dir/stack.json; nullopt when there is none. Throws pgstack::Error when it
-  // is unreadable or malformed, naming the file.
-  static std::optional<ClusterLayout> load(const std::filesystem::path& dir);
+  // What load() does with a stack.json it cannot read: refuse (every command but up)
+  // or set it aside as stack.json.broken and rebuild the layout from the servers' own
+  // files (up; layout_recovery.h).
+  enum class BrokenFile { refuse, rebuild };
+  // Reads dir/stack.json. Without one, a stack whose servers exist is rebuilt from their
+  // files (never from defaults: ports may have been changed); nullopt when there is no
+  // stack. A broken file throws pgstack::Error naming it, or is rebuilt (see BrokenFile).
+  static std::optional<ClusterLayout> load(const std::filesystem::path& dir, BrokenFile broken = BrokenFile::refuse);
 
   std::filesystem::path run_dir() const { return dir / "run"; }    // Unix sockets
   std::filesystem::path logs_dir() const { return dir / "logs"; }

@@ -18,11 +18,14 @@
 #include "pgstack/cluster/pg_hba.h"
 #include "pgstack/cluster/pgbouncer.h"
 #include "pgstack/cluster/postgres_server.h"
+#include "pgstack/cluster/preflight.h"
 #include "pgstack/cluster/roles.h"
+#include "pgstack/cluster/server_settings.h"
 #include "pgstack/cluster/tls.h"
 #include "pgstack/cluster/stack_config.h"
 #include "pgstack/cluster/standby.h"
 #include "pgstack/pg/connection.h"
+#include "pgstack/schema/maintenance_schedule.h"
 #include "pgstack/schema/migration_runner.h"
 #include "pgstack/sys/process.h"
 #include "pgstack/tune/tune.h"
@@ -54,9 +57,10 @@ class FolderLock {
   int fd_ = -1;
 };
 
-void check_port(int port) {
-  if (port < 1 || port > 65535)
-    throw Error(fmt::format("port {} is out of range; pass --port with a number from 1024 to 65535", port));
+void check_port(int port, const std::string& what) {
+  if (port < kLowestServerPort || port > 65535)
+    throw Error(fmt::format("port {} of {} is out of range: it must be from {} to 65535; pass --port or fix pgstack.toml",
+                            port, what, kLowestServerPort));
 }
 
 // The stack's folder and the folders the servers write (sockets, logs, data): open to
@@ -126,7 +130,7 @@ void check_programs_and_ports(const ClusterLayout& layout, bool after_crash) {
   for (const char* program : {"initdb", "pg_ctl", "postgres"}) (void)sys::pg_binary(program);
   (void)pgbackrest_program();  // archive_command needs it from the first start
   for (const auto& c : layout.components) {
-    check_port(c.port);
+    check_port(c.port, "the " + c.name);
     if (PostgresServer(layout, c).state().running) continue;  // its own port, of course
     // A killed postmaster's backends inherit its listening socket and keep the port
     // answering until they notice and exit, which takes them a moment.
@@ -143,7 +147,7 @@ void check_programs_and_ports(const ClusterLayout& layout, bool after_crash) {
   if (layout.pgbouncer.enabled) {
     if (!sys::find_program("pgbouncer"))
       throw Error("pgbouncer not found on PATH or in /usr/sbin: install the pgbouncer package (scripts/install-deps)");
-    check_port(layout.pgbouncer.port);
+    check_port(layout.pgbouncer.port, "PgBouncer");
     if (!pgbouncer_state(layout).running && sys::port_in_use(layout.pgbouncer.port))
       throw Error(fmt::format("port {} (PgBouncer) is in use by another process; pass --port or stop it",
                               layout.pgbouncer.port));
@@ -155,18 +159,6 @@ std::string read_text(const fs::path& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-// A server's whole managed configuration: the stack's own settings and tune's.
-std::vector<tune::Setting> server_settings(const ClusterLayout& layout, const Component& c, const UpOptions& options) {
-  const bool pg_cron = pg_cron_installed();
-  auto machine = tune::detect_machine();
-  tune::TuneInput input{.memory = machine.memory, .cores = machine.cores, .connections = options.max_connections};
-  input.preload_libraries = pg_cron ? std::vector<std::string>{"pg_stat_statements", "pg_cron"}
-                                    : std::vector<std::string>{"pg_stat_statements"};
-  auto settings = stack_settings(layout, c, pg_cron);
-  for (auto& s : tune::recommend(input)) settings.push_back(std::move(s));
-  return settings;
 }
 
 void say(const UpOptions& options, const std::string& line) {
@@ -196,6 +188,9 @@ void ensure_database(const ClusterLayout& layout, UpReport& report) {
     report.actions.push_back("applied " + name);
   }
   for (auto& a : ensure_roles(conn, layout)) report.actions.push_back(std::move(a));
+  auto schedule = schema::schedule_maintenance(conn);
+  report.maintenance_scheduled = schedule.scheduled;
+  if (schedule.changed || !schedule.scheduled) report.actions.push_back(schedule.detail);
 }
 
 // The primary's TLS certificate and pg_hba.conf (tls.h, pg_hba.h); true when either changed.
@@ -222,6 +217,21 @@ void save_layout(const ClusterLayout& layout, UpReport& report) {
   if (report.actions.empty() || report.actions.back() != line) report.actions.push_back(line);
 }
 
+// Where the primary's port came from, for its error: the flag, the file or stack.json.
+std::string port_source(const UpOptions& options, const StackConfig& config) {
+  if (options.port) return "--port";
+  if (config.primary_port) return "[primary] port in " + config.file.string();
+  return "the primary's port in stack.json";
+}
+
+// The components whose ports follow the primary's (pgstack.toml sets none of theirs).
+std::vector<PortFollower> port_followers(const StackConfig& config) {
+  std::vector<PortFollower> followers;
+  if (!config.standby_port) followers.push_back({"the standby", 1});
+  if (!config.pgbouncer_port && (!config.pgbouncer || config.pgbouncer->enabled)) followers.push_back({"PgBouncer", 2});
+  return followers;
+}
+
 // The pgstack.toml to apply: the one named, else the one the stack was made from.
 StackConfig read_config(const UpOptions& options, const std::optional<ClusterLayout>& existing) {
   if (options.config) return load_stack_config(*options.config);
@@ -238,13 +248,15 @@ StackConfig read_config(const UpOptions& options, const std::optional<ClusterLay
 }  // namespace
 
 UpReport up(const UpOptions& options_in) {
-  auto existing = ClusterLayout::load(options_in.dir);
+  auto existing = ClusterLayout::load(options_in.dir, ClusterLayout::BrokenFile::rebuild);
   const auto config = read_config(options_in, existing);
   UpOptions options = options_in;
   if (config.max_connections) options.max_connections = *config.max_connections;
-  const int port = options.port.value_or(
+  if (options.check_config && !config.file.empty()) options.check_config(config.file);
+  const std::int64_t wanted_port = options.port.value_or(
       config.primary_port.value_or(existing ? existing->primary().port : kDefaultPort));
-  check_port(port);
+  check_primary_port(wanted_port, port_source(options, config), port_followers(config));
+  const int port = static_cast<int>(wanted_port);
   ClusterLayout layout = existing ? *existing : ClusterLayout::local(options.dir, port);
   layout.add_standby();  // a stack made before standbys gets one (before anything holds a Component&)
   layout.config_file = config.file;
@@ -265,6 +277,10 @@ UpReport up(const UpOptions& options_in) {
 
   const int recorded_port = layout.primary().port;  // where a running server listens
   UpReport report;
+  if (existing && !existing->rebuilt_because.empty())
+    report.actions.push_back(fmt::format("rebuilt the stack's layout from its servers' own files ({}); a stack made "
+                                         "from a pgstack.toml needs --config FILE again",
+                                         existing->rebuilt_because));
   PostgresServer server(layout, layout.primary());
   if (auto early = server.state(); !early.running) {
     layout.primary().port = port;
@@ -275,11 +291,20 @@ UpReport up(const UpOptions& options_in) {
     check_distinct_ports(layout);
     check_programs_and_ports(layout, early.stale_pid);
     check_free_space(layout.dir, options.min_free_bytes);
+    check_folder_usable(layout.dir);
   }
+  // pgstack.toml's [tune] and [<server>.settings] through PostgreSQL's own checks (after
+  // the preflight has found its binaries), before anything changes.
+  check_server_settings(layout, config, options.max_connections);
+  // A new stack whose first up fails part-way leaves nothing behind.
+  std::optional<NewStackRollback> rollback;
+  if (!existing && !server.initialized()) rollback.emplace(layout);
   std::error_code ec;
   fs::create_directories(layout.dir, ec);
   if (ec) throw Error(fmt::format("cannot create {}: {}; pass --dir with a writable folder", layout.dir.string(), ec.message()));
   FolderLock lock(layout.dir);
+  // Another `up` made the stack while we waited for the lock: it is not ours to undo.
+  if (rollback && server.initialized()) rollback->keep();
 
   auto state = server.state();  // again, under the lock: another `up` may have run meanwhile
   if (state.running) {
@@ -291,7 +316,7 @@ UpReport up(const UpOptions& options_in) {
     say(options, fmt::format("postgres is already running (pid {}, port {})", state.pid, port));
     secure_folders(layout);
     // A stack made by an older pgstack is brought up to date while it runs.
-    bool changed = server.write_config(server_settings(layout, layout.primary(), options));
+    bool changed = server.write_config(server_settings(layout, layout.primary(), config, options.max_connections));
     if (changed) report.actions.push_back("rewrote " + server.config_file());
     changed = write_security_files(layout, report) || changed;
     if (changed && server.apply_config(layout.dsn(nullptr, "postgres")))
@@ -309,7 +334,7 @@ UpReport up(const UpOptions& options_in) {
       report.initialized = true;
       report.actions.push_back(fmt::format("initialized a new cluster in {}", data.string()));
     }
-    auto settings = server_settings(layout, layout.primary(), options);
+    auto settings = server_settings(layout, layout.primary(), config, options.max_connections);
     if (server.write_config(settings) && !report.initialized)
       report.actions.push_back("rewrote " + server.config_file());
     write_security_files(layout, report);
@@ -329,7 +354,8 @@ UpReport up(const UpOptions& options_in) {
   for (auto& action : ensure_stanza(layout)) report.actions.push_back(std::move(action));
   ensure_database(layout, report);
   say(options, "standby");
-  for (auto& action : ensure_standby(layout, [&](const Component& c) { return server_settings(layout, c, options); }))
+  auto standby_settings = [&](const Component& c) { return server_settings(layout, c, config, options.max_connections); };
+  for (auto& action : ensure_standby(layout, standby_settings))
     report.actions.push_back(std::move(action));
   // Recorded as soon as the servers run: if PgBouncer or the first backup fails,
   // status, env and down still find the stack and its ports.
@@ -340,13 +366,16 @@ UpReport up(const UpOptions& options_in) {
   for (auto& action : ensure_backups(layout)) report.actions.push_back(std::move(action));
 
   save_layout(layout, report);
+  if (rollback) rollback->keep();
   report.layout = layout;
   return report;
 }
 
 DownReport down(const DownOptions& options) {
   DownReport report;
-  auto layout = ClusterLayout::load(options.dir).value_or(ClusterLayout::local(options.dir));
+  // A broken stack.json must not keep a stack from stopping: its servers' files say where they are.
+  auto layout = ClusterLayout::load(options.dir, ClusterLayout::BrokenFile::rebuild)
+                    .value_or(ClusterLayout::local(options.dir));
   if (!fs::exists(layout.dir)) {
     report.message = fmt::format("no stack in {}; nothing to stop", layout.dir.string());
     return report;
@@ -385,7 +414,7 @@ DestroyReport destroy(const fs::path& dir) {
     report.message = fmt::format("no stack in {}; nothing to remove", abs.string());
     return report;
   }
-  auto layout = ClusterLayout::load(abs).value_or(ClusterLayout::local(abs));
+  auto layout = ClusterLayout::load(abs, ClusterLayout::BrokenFile::rebuild).value_or(ClusterLayout::local(abs));
   // Only ever a folder pgstack made: a wrong --dir must not delete someone's files.
   if (!fs::exists(layout.stack_file(), ec) && !fs::exists(layout.primary().dir / "PG_VERSION", ec))
     throw Error(fmt::format("{} does not hold a pgstack stack (no stack.json, no data/primary); nothing was removed",

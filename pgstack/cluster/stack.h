@@ -23,14 +23,18 @@ namespace pgstack::cluster {
 
 struct UpOptions {
   std::filesystem::path dir = kDefaultDir;
-  // The primary's port; unset keeps the port in stack.json, else kDefaultPort.
-  std::optional<int> port;
+  // The primary's port; unset keeps the port in stack.json, else kDefaultPort. 64 bits
+  // so a value from the command line reaches the preflight's message unclamped.
+  std::optional<std::int64_t> port;
   // pgstack.toml (stack_config.h) to read; unset: the one recorded in stack.json, if any.
   std::optional<std::filesystem::path> config;
   // max_connections unless pgstack.toml's [stack] sets it.
   int max_connections = 200;
   // The preflight refuses to start when the stack's file system has less free space.
   std::uint64_t min_free_bytes = 512ull << 20;
+  // Called with the pgstack.toml up will apply, before anything is created: a check of
+  // the tables other layers read (the CLI checks [doctor]'s thresholds); throws to refuse.
+  std::function<void(const std::filesystem::path&)> check_config;
   // Called with each step as it happens ("initdb", "starting postgres"...), for progress.
   std::function<void(const std::string&)> progress;
 };
@@ -41,6 +45,7 @@ struct UpReport {
   bool initialized = false;  // initdb ran: a new stack
   bool recovered = false;    // found a stale postmaster.pid (a crash) and restarted
   bool pg_cron = false;      // pg_cron is preloaded (the package is installed)
+  bool maintenance_scheduled = false;  // pg_cron runs pgstack.maintain() (schema/maintenance_schedule.h)
   std::vector<std::string> actions;          // what changed, in order; empty: nothing
   std::vector<std::string> applied_migrations;  // "core/001_core.sql"
   bool changed() const { return !actions.empty(); }

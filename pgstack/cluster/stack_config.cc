@@ -1,11 +1,15 @@
 #include "pgstack/cluster/stack_config.h"
 
+#include <algorithm>
+#include <cctype>
 #include <set>
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "pgstack/cluster/postgres_server.h"
 #include "pgstack/cluster/toml_table.h"
+#include "pgstack/tune/tune.h"
 
 #include "pgstack/pg/errors.h"
 
@@ -21,13 +25,60 @@ void read_stack(TomlTable& t, StackConfig& config) {
   t.done();
 }
 
+// One setting of [<server>.settings]; a table under a name is a library's settings
+// written as TOML dotted keys (pg_stat_statements.track = "all"), flattened back.
+void read_conf_setting(TomlTable& t, const std::string& name, const toml::node& value, StackConfig::ConfSettings& out) {
+  const std::string where = "settings." + name;
+  if (name.empty() || !std::islower(static_cast<unsigned char>(name[0])) ||
+      name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_.") != std::string::npos)
+    t.fail(where, "is not a PostgreSQL setting name (lower-case letters, digits, _ and .)");
+  if (const auto* table = value.as_table()) {
+    for (const auto& [key, inner] : *table) read_conf_setting(t, name + "." + std::string(key.str()), inner, out);
+  } else if (value.is_string()) {
+    const auto text = *value.value<std::string>();
+    if (std::any_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
+      t.fail(where, "holds a control character (a newline?); give the value on one line");
+    out.emplace_back(name, conf_string(text));
+  } else if (value.is_boolean()) {
+    out.emplace_back(name, *value.value<bool>() ? "on" : "off");
+  } else if (value.is_integer()) {
+    out.emplace_back(name, std::to_string(*value.value<std::int64_t>()));
+  } else if (value.is_floating_point()) {
+    out.emplace_back(name, fmt::format("{}", *value.value<double>()));
+  } else {
+    t.fail(where, "must be a string, a number or true/false");
+  }
+}
+
+// [<server>.settings]: names shaped like PostgreSQL's (whether the server knows them
+// is checked by up, with the server's own binary), values as postgresql.conf takes them.
+StackConfig::ConfSettings read_conf_settings(TomlTable& t) {
+  StackConfig::ConfSettings out;
+  if (const toml::table* table = t.table("settings"))
+    for (const auto& [key, value] : *table) read_conf_setting(t, std::string(key.str()), value, out);
+  return out;
+}
+
+// [tune]: memory as PostgreSQL writes sizes, refused past tune's limits (no clamping).
+void read_tune(TomlTable& t, StackConfig& config) {
+  if (auto text = t.text("memory")) {
+    auto bytes = tune::parse_memory(*text);
+    if (!bytes) t.fail("memory", fmt::format("is \"{}\", not a size; write it as \"8GB\", \"512MB\" or \"1.5TB\"", *text));
+    if (auto problem = tune::memory_problem(*bytes); !problem.empty()) t.fail("memory", problem);
+    config.tune_memory = *bytes;
+  }
+  config.tune_cpus = t.integer("cpus", 1, tune::kMaxCores);
+  t.done();
+}
+
 // host is accepted for the multi-machine future, but only this machine works today.
-void read_server(TomlTable& t, std::optional<int>& port) {
+void read_server(TomlTable& t, std::optional<int>& port, StackConfig::ConfSettings& settings) {
   if (auto host = t.text("host"); host && *host != "localhost" && *host != "127.0.0.1")
     t.fail("host", fmt::format("is \"{}\"; this version of pgstack runs every server on this machine, so it must be "
                                "\"localhost\"",
                                *host));
   port = t.integer("port", kMinPort, 65535);
+  settings = read_conf_settings(t);
   t.done();
 }
 
@@ -80,18 +131,22 @@ StackConfig load_stack_config(const fs::path& file) {
   config.file = fs::absolute(file).lexically_normal();
   toml::table root = read_toml_file(config.file);
   // [doctor] holds doctor's and the metrics rules' thresholds; doctor/thresholds.cc reads it.
-  static const std::set<std::string> kTables = {"stack", "primary", "standby", "pgbouncer", "backup", "doctor"};
+  // [metrics] holds `pgstack metrics`' listen address, TLS and credentials; metrics/metrics_config.cc reads it.
+  static const std::set<std::string> kTables = {"stack",  "primary", "standby", "pgbouncer",
+                                                "backup", "doctor",  "tune",    "metrics"};
   for (const auto& [key, node] : root)
     if (!kTables.count(std::string(key.str())))
       throw Error(fmt::format("{}: [{}] is not a section pgstack knows; use [stack], [primary], [standby], "
-                              "[pgbouncer], [backup] or [doctor]",
+                              "[pgbouncer], [backup], [tune], [doctor] or [metrics]",
                               config.file.string(), key.str()));
   TomlTable stack(config.file, root, "stack");
   read_stack(stack, config);
   TomlTable primary(config.file, root, "primary");
-  read_server(primary, config.primary_port);
+  read_server(primary, config.primary_port, config.primary_settings);
   TomlTable standby(config.file, root, "standby");
-  read_server(standby, config.standby_port);
+  read_server(standby, config.standby_port, config.standby_settings);
+  TomlTable tune(config.file, root, "tune");
+  read_tune(tune, config);
   TomlTable pgbouncer(config.file, root, "pgbouncer");
   read_pgbouncer(pgbouncer, config);
   TomlTable backup(config.file, root, "backup");

@@ -15,14 +15,24 @@
 //   [backup]
 //   type = "s3"
 //   bucket = "acme-backups"
+//   [tune]
+//   memory = "8GB"      # what the stack's servers share (default: detected)
+//   cpus = 2
+//   [primary.settings]
+//   work_mem = "32MB"   # any postgresql.conf setting pgstack does not manage itself
+//   [standby.settings]
+//   statement_timeout = "30s"
 //
 //   auto config = pgstack::cluster::load_stack_config("pgstack.toml");
 //   pgstack::cluster::apply_stack_config(config, layout);
 #pragma once
 
 #include <filesystem>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "pgstack/cluster/layout.h"
 
@@ -38,6 +48,16 @@ struct StackConfig {
   std::optional<int> pgbouncer_port;
   std::optional<PoolerSettings> pgbouncer;  // the pool settings (port aside) when [pgbouncer] is given
   std::optional<BackupRepository> backup_repository;
+  // [tune]: the memory (bytes) and cores the stack's servers share on this host, in
+  // place of what detection finds (tune.h splits them between the servers).
+  std::optional<std::uint64_t> tune_memory;
+  std::optional<int> tune_cpus;
+  // [primary.settings] / [standby.settings]: name and postgresql.conf value (strings
+  // quoted, booleans on/off), in file order; checked against PostgreSQL by `up`
+  // (server_settings.h) before anything changes.
+  using ConfSettings = std::vector<std::pair<std::string, std::string>>;
+  ConfSettings primary_settings;
+  ConfSettings standby_settings;
 };
 
 // Reads and validates file. Throws pgstack::Error naming the file, the key and what is

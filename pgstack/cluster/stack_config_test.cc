@@ -124,5 +124,59 @@ TEST_F(StackConfigTest, MistakesNameTheFileTheKeyAndTheFix) {
   }
 }
 
+TEST_F(StackConfigTest, TuneSetsTheHostsMemoryAndCoresAndServersTakeExtraSettings) {
+  auto config = load_stack_config(write(R"(
+[tune]
+memory = "8GB"
+cpus = 2
+[primary.settings]
+work_mem = "32MB"
+jit = false
+random_page_cost = 1.5
+max_parallel_workers = 4
+log_line_prefix = "it's %m "
+pg_stat_statements.track = "top"
+[standby.settings]
+statement_timeout = "30s"
+)"));
+  EXPECT_EQ(config.tune_memory, 8ull << 30);
+  EXPECT_EQ(config.tune_cpus, 2);
+  using Settings = StackConfig::ConfSettings;
+  // toml++ keeps a table's keys sorted.
+  EXPECT_EQ(config.primary_settings, (Settings{{"jit", "off"},
+                                               {"log_line_prefix", "'it''s %m '"},
+                                               {"max_parallel_workers", "4"},
+                                               {"pg_stat_statements.track", "'top'"},
+                                               {"random_page_cost", "1.5"},
+                                               {"work_mem", "'32MB'"}}));
+  EXPECT_EQ(config.standby_settings, (Settings{{"statement_timeout", "'30s'"}}));
+  auto none = load_stack_config(write("[primary]\nport = 6000\n"));
+  EXPECT_FALSE(none.tune_memory);
+  EXPECT_TRUE(none.primary_settings.empty());
+}
+
+TEST_F(StackConfigTest, TuneAndSettingsMistakesNameTheKeyAndTheLimit) {
+  struct Case {
+    std::string text;
+    std::string expected;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"[tune]\nmemory = \"100000TB\"\n", "[tune] memory is 100000TB, above the 16TB tune accepts"},
+           {"[tune]\nmemory = \"lots\"\n", "[tune] memory is \"lots\", not a size"},
+           {"[tune]\nmemory = 8\n", "[tune] memory must be a string"},
+           {"[tune]\nmemory = \"512kB\"\n", "[tune] memory is less than 1MB"},
+           {"[tune]\ncpus = 0\n", "[tune] cpus is 0; it must be from 1 to 1024"},
+           {"[tune]\ncpus = 5000\n", "it must be from 1 to 1024"},
+           {"[tune]\nram = \"8GB\"\n", "[tune] ram is not a setting pgstack knows"},
+           {"[primary]\nsettings = 5\n", "[primary] settings must be a table"},
+           {"[primary.settings]\n\"Work-Mem\" = \"1MB\"\n", "[primary] settings.Work-Mem is not a PostgreSQL setting name"},
+           {"[standby.settings]\nsearch_path = [\"a\", \"b\"]\n", "[standby] settings.search_path must be a string"},
+           {"[primary.settings]\napplication_name = \"a\\nb\"\n", "holds a control character"},
+       }) {
+    auto error = error_for(c.text);
+    EXPECT_NE(error.find(c.expected), std::string::npos) << c.text << " gave: " << error;
+  }
+}
+
 }  // namespace
 }  // namespace pgstack::cluster

@@ -10,6 +10,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <optional>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -21,7 +23,9 @@ namespace pgstack::cluster {
 
 class StackFixture : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
+  static void SetUpTestSuite() { start_stack(); }
+  // A suite that needs a pgstack.toml calls this from its own SetUpTestSuite.
+  static void start_stack(const std::string& pgstack_toml = "") {
     char tmpl[] = "/tmp/pgstack-stack-XXXXXX";
     root_ = ::mkdtemp(tmpl);
     // The server user must pass through it to the stack's folders.
@@ -29,7 +33,12 @@ class StackFixture : public ::testing::Test {
                                             std::filesystem::perms::others_exec);
     try {
       const auto started = std::chrono::steady_clock::now();
-      report_ = up({.dir = root_ / "stack", .port = sys::free_tcp_ports(3)});
+      std::optional<std::filesystem::path> config;
+      if (!pgstack_toml.empty()) {
+        config = root_ / "pgstack.toml";
+        std::ofstream(*config) << pgstack_toml;
+      }
+      report_ = up({.dir = root_ / "stack", .port = sys::free_tcp_ports(3), .config = config});
       up_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     } catch (const std::exception& e) {
       setup_error_ = e.what();  // each test then fails with it, rather than the binary aborting

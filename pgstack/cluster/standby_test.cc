@@ -17,6 +17,7 @@
 #include "pgstack/cluster/stack_fixture.h"
 #include "pgstack/pg/connection.h"
 #include "pgstack/pg/errors.h"
+#include "pgstack/sys/files.h"
 #include "pgstack/sys/process.h"
 
 namespace pgstack::cluster {
@@ -26,10 +27,53 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
+// The stack is tuned for a 1GB host and each server takes settings of its own, so the
+// tests below see both reach the servers through pgstack.toml.
+constexpr const char* kPgstackToml = R"(
+[tune]
+memory = "1GB"
+cpus = 2
+[primary.settings]
+work_mem = "12MB"
+log_min_duration_statement = 250
+[standby.settings]
+statement_timeout = "30s"
+)";
+
 class StandbyStackTest : public StackFixture {
  protected:
+  static void SetUpTestSuite() { start_stack(kPgstackToml); }
   static std::string standby_dsn() { return layout().dsn(layout().standby()); }
 };
+
+// Primary and standby share the host: together they take the 1/4 of its memory one
+// server would, and each says so in its pgstack.conf.
+TEST_F(StandbyStackTest, TheTwoServersSplitTheHostsMemoryBudget) {
+  pg::Connection primary(layout().dsn(nullptr, "postgres"));
+  pg::Connection standby(layout().dsn(layout().standby(), "postgres"));
+  auto bytes = [](pg::Connection& c, const char* name) {
+    return c.query_value<std::int64_t>(
+        "select setting::bigint * case unit when '8kB' then 8192 when 'kB' then 1024 when 'MB' then 1048576 end "
+        "from pg_settings where name = $1",
+        name);
+  };
+  const std::int64_t budget = (1ll << 30) / 4;
+  EXPECT_LE(bytes(primary, "shared_buffers") + bytes(standby, "shared_buffers"), budget);
+  EXPECT_EQ(bytes(primary, "shared_buffers"), 128ll << 20);
+  EXPECT_LE(bytes(primary, "effective_cache_size") + bytes(standby, "effective_cache_size"), 3 * budget);
+  auto conf = sys::read_text_file(PostgresServer(layout(), *layout().standby()).config_file());
+  EXPECT_NE(conf.find("2 servers share the host"), std::string::npos) << conf;
+}
+
+TEST_F(StandbyStackTest, EachServersSettingsFromPgstackTomlReachShow) {
+  pg::Connection primary(layout().dsn(nullptr, "postgres"));
+  pg::Connection standby(layout().dsn(layout().standby(), "postgres"));
+  EXPECT_EQ(primary.query_value<std::string>("show work_mem"), "12MB");
+  EXPECT_EQ(primary.query_value<std::string>("show log_min_duration_statement"), "250ms");
+  EXPECT_EQ(standby.query_value<std::string>("show statement_timeout"), "30s");
+  EXPECT_EQ(primary.query_value<std::string>("show statement_timeout"), "0") << "[standby.settings] is the standby's only";
+  EXPECT_NE(standby.query_value<std::string>("show work_mem"), "12MB") << "[primary.settings] is the primary's only";
+}
 
 TEST_F(StandbyStackTest, UpMakesAStreamingReadOnlyStandby) {
   ASSERT_NE(layout().standby(), nullptr);

@@ -8,6 +8,7 @@
 //   t.done();
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -53,6 +54,15 @@ class TomlTable {
     if (v < min || v > max) fail(key, fmt::format("is {}; it must be from {} to {}", v, min, max));
     return static_cast<int>(v);
   }
+  // A count: a whole number (no fraction: 1.5 blocks means nothing) from min to max.
+  std::optional<std::int64_t> whole_number(const std::string& key, std::int64_t min, std::int64_t max) {
+    auto* node = take(key);
+    if (!node) return std::nullopt;
+    if (!node->is_integer()) fail(key, fmt::format("must be a whole number from {} to {}", min, max));
+    auto v = node->value<std::int64_t>().value();
+    if (v < min || v > max) fail(key, fmt::format("is {}; it must be from {} to {}", v, min, max));
+    return v;
+  }
   // A number (integer or float) from min to max.
   std::optional<double> number(const std::string& key, double min, double max) {
     auto* node = take(key);
@@ -60,8 +70,8 @@ class TomlTable {
     if (!node->is_integer() && !node->is_floating_point())
       fail(key, fmt::format("must be a number from {} to {}", min, max));
     double v = node->value<double>().value();
-    // Written so that nan (valid TOML) is refused too: every comparison with it is false.
-    if (!(v >= min && v <= max)) fail(key, fmt::format("is {}; it must be from {} to {}", v, min, max));
+    if (!std::isfinite(v)) fail(key, fmt::format("is {}; it must be a number from {} to {}", v, min, max));
+    if (v < min || v > max) fail(key, fmt::format("is {}; it must be from {} to {}", v, min, max));
     return v;
   }
   std::optional<std::filesystem::path> path(const std::string& key) {
@@ -71,6 +81,14 @@ class TomlTable {
     std::filesystem::path p(*t);
     return p.is_absolute() ? p : (file_.parent_path() / p).lexically_normal();
   }
+  // A sub-table ([primary.settings]) whose keys the caller reads freely; nullptr when absent.
+  const toml::table* table(const std::string& key) {
+    auto* node = take(key);
+    if (!node) return nullptr;
+    if (!node->is_table()) fail(key, "must be a table ([" + name_ + "." + key + "])");
+    return node->as_table();
+  }
+  const std::string& name() const { return name_; }
   // Every key of the table was read.
   void done() {
     if (!table_) return;

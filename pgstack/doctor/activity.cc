@@ -33,7 +33,7 @@ Activity read_activity(pg::Connection& conn, const ActivityOptions& o) {
   if (!view) {
     a.statements_unavailable =
         "pg_stat_statements is not installed in this database: CREATE EXTENSION pg_stat_statements; (it also needs "
-        "shared_preload_libraries = 'pg_stat_statements'; a pgstack stack has both)";
+        "shared_preload_libraries = 'pg_stat_statements'; a stack made by pgstack up has both)";
   } else {
     try {
       a.by_total_time = read_statements(conn, *view, "s.total_exec_time", o);

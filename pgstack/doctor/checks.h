@@ -64,6 +64,8 @@ void check_slow_statements(CheckContext& ctx);
 void check_job_backlog(CheckContext& ctx);
 void check_discarded_jobs(CheckContext& ctx);
 void check_kv_bloat(CheckContext& ctx);
+void check_expired_leases(CheckContext& ctx);
+void check_housekeeping(CheckContext& ctx);
 
 // Every check above that applies to the server, in order.
 void check_server(CheckContext& ctx);

@@ -128,7 +128,7 @@ Report run_doctor(const DoctorOptions& options) {
   } else {
     auto st = cluster::status(options.dir);
     if (!st.exists || !st.layout)
-      throw Error(fmt::format("pgstack doctor: there is no stack in {}; pass --dir with the stack's folder, or --db "
+      throw Error(fmt::format("there is no stack in {}; pass --dir with the stack's folder, or --db "
                               "with a database URL",
                               options.dir.string()));
     const auto& layout = *st.layout;

@@ -187,6 +187,37 @@ TEST_F(ObserveStackTest, TheMetricsCommandServesHttpAndStopsOnSigterm) {
   EXPECT_TRUE(eventually([&] { return !sys::process_alive(pid); }, 10s)) << "SIGTERM stops it";
 }
 
+// On every address, the exporter serves HTTPS with the certificate `up` made for
+// PostgreSQL and asks for the bearer token: curl trusting that certificate gets 401
+// without the token and the stack's figures with it.
+TEST_F(ObserveStackTest, TheMetricsCommandServesTheStacksCertificateAndAsksForCredentials) {
+  const auto token = root_ / "metrics.token";
+  sys::write_text_file(token.string(), "0123456789abcdef0123456789abcdef\n");
+  std::filesystem::permissions(token, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::replace);
+  const int port = sys::free_tcp_port();
+  const auto log = (root_ / "metrics-tls.log").string();
+  pid_t pid = sys::spawn({PGSTACK_CLI_PATH, "metrics", "--dir", layout().dir.string(), "--listen",
+                          fmt::format("0.0.0.0:{}", port), "--tls-from-stack", "--bearer-token-file", token.string()},
+                         {}, log);
+  const auto cert = (layout().primary().dir / "server.crt").string();
+  auto curl = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv = {"curl", "-sS", "-i", "--max-time", "20", "--cacert", cert};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back(fmt::format("https://localhost:{}/metrics", port));
+    return sys::run(argv, {.timeout = 30s}).output;
+  };
+  EXPECT_TRUE(eventually([&] { return curl({}).find("HTTP/1.1 401") != std::string::npos; }, 10s))
+      << curl({}) << sys::read_text_file(log);
+  auto with_token = curl({"-H", "Authorization: Bearer 0123456789abcdef0123456789abcdef"});
+  EXPECT_NE(with_token.find("HTTP/1.1 200"), std::string::npos) << with_token;
+  EXPECT_EQ(sample(with_token.substr(with_token.find("\r\n\r\n") + 4), R"(pgstack_up{server="primary"})"), 1)
+      << with_token;
+  EXPECT_NE(sys::read_text_file(log).find("serving https://0.0.0.0"), std::string::npos) << sys::read_text_file(log);
+  ::kill(pid, SIGTERM);
+  EXPECT_TRUE(eventually([&] { return !sys::process_alive(pid); }, 10s)) << "SIGTERM stops it";
+}
+
 // Last: it stops the standby, and `up` brings it back.
 TEST_F(ObserveStackTest, AStoppedStandbyIsCriticalItsSlotHoldsWalAndMetricsStillAnswer) {
   cluster::PostgresServer(layout(), *layout().standby()).stop();

@@ -296,6 +296,29 @@ TEST_F(DoctorTest, JobBacklogAndKvBloatAreFoundInPgstacksOwnTables) {
   EXPECT_FALSE(cleared.has("job_backlog") || cleared.has("kv_bloat")) << cleared.to_text();
 }
 
+TEST_F(DoctorTest, ALeaseLongExpiredAndOverdueHousekeepingAreFlaggedUntilMaintainRuns) {
+  conn_.execute_script("SELECT pgstack.create_job_queue('stuck'); SELECT pgstack.register_job_kind('orphaned')");
+  conn_.query("SELECT pgstack.enqueue('orphaned', '{}'::jsonb, queue => 'stuck')");
+  ASSERT_EQ(conn_.query_value<std::int64_t>("SELECT count(*) FROM pgstack.claim_jobs('stuck', 'python-1', 10, 1)"), 1);
+  // Time passes with nobody running housekeeping: the worker died ten minutes ago.
+  conn_.execute_script(
+      "UPDATE pgstack.job_batches SET lease_expires_at = now() - interval '10 minutes';"
+      "UPDATE pgstack.maintenance_tasks SET next_run_at = now() - interval '10 minutes'");
+  auto r = doctor();
+  const auto* lease = find(r, "job_lease_expired", "queue stuck");
+  ASSERT_NE(lease, nullptr) << r.to_text();
+  EXPECT_EQ(lease->severity, Severity::critical);
+  EXPECT_NE(lease->fix.find("pgstack maintain"), std::string::npos) << lease->fix;
+  ASSERT_NE(find(r, "housekeeping_overdue"), nullptr) << r.to_text();
+
+  // What the fix says: pgstack.maintain() (as `pgstack maintain` runs it) covers the jobs too.
+  conn_.query("SELECT count(*) FROM pgstack.maintain()");
+  auto cleared = doctor();
+  EXPECT_EQ(find(cleared, "job_lease_expired"), nullptr) << cleared.to_text();
+  EXPECT_EQ(find(cleared, "housekeeping_overdue"), nullptr) << cleared.to_text();
+  EXPECT_EQ(conn_.query_value<std::int64_t>("SELECT count(*) FROM pgstack.job_batches"), 0);
+}
+
 TEST_F(DoctorTest, WithoutPgStatStatementsTheOtherChecksRunAndTheNoteSaysHowToAddIt) {
   conn_.execute_script("DROP EXTENSION pg_stat_statements");
   forget_checkpoints();
@@ -400,6 +423,16 @@ TEST(RateStateTest, TheBaselineIsTheOldestInsideTheWindowElseTheNewestBefore) {
   EXPECT_EQ(s.baseline("k", 300, 50)->at, 290);
   EXPECT_EQ(s.baseline("k", 400, 50)->at, 295);
   EXPECT_FALSE(s.baseline("other", 300, 50).has_value());
+}
+
+TEST(RateStateTest, AFileWithFieldsOfTheWrongTypeIsAnEmptyStateNotAnError) {
+  const auto file = fs::temp_directory_path() / ("pgstack-rate-state-" + std::to_string(::getpid()) + ".json");
+  std::ofstream(file) << R"({"k": [{"at": "noon", "blocks": {"app": ["many", 2]}}]})";
+  std::optional<RateState> s;
+  EXPECT_NO_THROW(s.emplace(file));
+  fs::remove(file);
+  ASSERT_TRUE(s);
+  EXPECT_FALSE(s->baseline("k", 300, 50).has_value());
 }
 
 // The built binary: exit statuses, --json, pgstack.toml's [doctor] table, bad input.

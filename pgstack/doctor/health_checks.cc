@@ -55,8 +55,8 @@ void check_sequences(CheckContext& ctx) {
                         column.empty() ? "" : ", feeding " + column, percent(ctx.t.sequence_used_ratio)),
             "when it runs out, every insert that needs a new id fails",
             column.empty() ? "ALTER SEQUENCE ... AS bigint MAXVALUE 9223372036854775807;"
-                           : "change the column to bigint (a rewrite: plan it, pgstack migrate lints it), then ALTER "
-                             "SEQUENCE ... AS bigint;");
+                           : "change the column to bigint in a migration (a rewrite: plan it; pgstack migrate up applies it), "
+                             "then ALTER SEQUENCE ... AS bigint;");
   }
 }
 
@@ -209,7 +209,7 @@ void check_slow_statements(CheckContext& ctx) {
             "pg_stat_statements is not installed here, so slow statements cannot be listed (the other checks ran)",
             "without it there is no record of which statements take the time",
             "CREATE EXTENSION pg_stat_statements;  -- it also needs shared_preload_libraries = 'pg_stat_statements' "
-            "and a restart; a pgstack stack has both");
+            "and a restart; a stack made by pgstack up has both");
     return;
   }
   try {

@@ -9,11 +9,11 @@
 
 namespace pgstack::doctor {
 
-RateState::RateState(std::filesystem::path file) : file_(std::move(file)) {
-  std::ifstream in(file_);
-  if (!in) return;
-  auto doc = nlohmann::json::parse(in, nullptr, false);
-  if (!doc.is_object()) return;  // a damaged file costs one window, not the run
+namespace {
+
+// The snapshots of a state file; throws nlohmann::json::exception for a field of the wrong type.
+std::map<std::string, std::vector<ServerCounters>> read_snapshots(const nlohmann::json& doc) {
+  std::map<std::string, std::vector<ServerCounters>> snapshots;
   for (const auto& [key, list] : doc.items()) {
     if (!list.is_array()) continue;
     for (const auto& s : list) {
@@ -25,8 +25,24 @@ RateState::RateState(std::filesystem::path file) : file_(std::move(file)) {
       if (auto b = s.find("blocks"); b != s.end() && b->is_object())
         for (const auto& [db, pair] : b->items())
           if (pair.is_array() && pair.size() == 2) c.blocks[db] = {pair[0].get<std::int64_t>(), pair[1].get<std::int64_t>()};
-      snapshots_[key].push_back(std::move(c));
+      snapshots[key].push_back(std::move(c));
     }
+  }
+  return snapshots;
+}
+
+}  // namespace
+
+RateState::RateState(std::filesystem::path file) : file_(std::move(file)) {
+  std::ifstream in(file_);
+  if (!in) return;
+  auto doc = nlohmann::json::parse(in, nullptr, false);
+  // A damaged file costs one window, not the run: text that is not JSON, or a field of
+  // the wrong type ("at": "noon").
+  if (!doc.is_object()) return;
+  try {
+    snapshots_ = read_snapshots(doc);
+  } catch (const nlohmann::json::exception&) {
   }
 }
 

@@ -54,6 +54,8 @@ void check_server(CheckContext& ctx) {
       {"job_backlog", check_job_backlog},
       {"discarded_jobs", check_discarded_jobs},
       {"kv_bloat", check_kv_bloat},
+      {"job_lease_expired", check_expired_leases},
+      {"housekeeping_overdue", check_housekeeping},
   };
   for (const auto& [name, check] : checks) run_check(ctx, name, check);
 }

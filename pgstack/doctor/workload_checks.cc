@@ -43,6 +43,48 @@ void check_discarded_jobs(CheckContext& ctx) {
   }
 }
 
+// pg_cron runs pgstack.maintain() once a minute; a lease expired for longer than this
+// means nothing is rescuing the batch (no worker, no schedule), not a rescue due soon.
+constexpr int kExpiredLeaseGraceSeconds = 120;
+
+void check_expired_leases(CheckContext& ctx) {
+  if (!relation_exists(ctx.conn, "pgstack.job_batches")) return;
+  auto rows = ctx.conn.query(
+      "SELECT queue, count(*), sum(job_count)::bigint, extract(epoch FROM now() - min(lease_expires_at))::float8 "
+      "FROM pgstack.job_batches WHERE lease_expires_at < now() - make_interval(secs => $1) "
+      "GROUP BY queue ORDER BY 4 DESC",
+      kExpiredLeaseGraceSeconds);
+  for (auto row : rows) {
+    auto queue = row.get<std::string>(0);
+    ctx.add(Severity::critical, "job_lease_expired", "queue " + queue,
+            fmt::format("{} claimed batch(es) holding {} job(s) are {} past their lease", row.get<std::int64_t>(1),
+                        row.get<std::int64_t>(2), seconds_text(row.get<double>(3))),
+            "their worker is gone and nothing offers the jobs again: they stay 'running' and never finish",
+            "pgstack maintain (rescues them now); keep housekeeping scheduled: pgstack install schedules "
+            "pgstack.maintain() with pg_cron (docs/maintenance.md)");
+  }
+}
+
+// Tasks are due every few seconds to a minute; one overdue by this much has no runner.
+constexpr int kHousekeepingOverdueSeconds = 300;
+
+void check_housekeeping(CheckContext& ctx) {
+  if (ctx.in_recovery || !relation_exists(ctx.conn, "pgstack.maintenance_tasks")) return;
+  auto rows = ctx.conn.query(
+      "SELECT count(*), string_agg(name, ', ' ORDER BY name), "
+      "       extract(epoch FROM now() - min(next_run_at))::float8 "
+      "FROM pgstack.maintenance_tasks WHERE next_run_at < now() - make_interval(secs => $1) HAVING count(*) > 0",
+      kHousekeepingOverdueSeconds);
+  for (auto row : rows) {
+    ctx.add(Severity::warning, "housekeeping_overdue", "pgstack.maintain()",
+            fmt::format("{} maintenance task(s) are overdue by up to {} ({})", row.get<std::int64_t>(0),
+                        seconds_text(row.get<double>(2)), row.get<std::string>(1)),
+            "expired keys, sessions and rate-limit entries pile up, views go stale, dead workers' jobs stay stuck",
+            "pgstack install (schedules pgstack.maintain() with pg_cron when it is installed), or run pgstack "
+            "maintain from cron every minute (docs/maintenance.md)");
+  }
+}
+
 void check_kv_bloat(CheckContext& ctx) {
   if (!relation_exists(ctx.conn, "pgstack.kv_namespaces")) return;
   auto rows = ctx.conn.query(

@@ -1,6 +1,7 @@
 // The Worker runtime. Threads, all sharing State (held by shared_ptr so a handler that
 // never returns cannot outlive what it touches):
-//   fetch (one per queue)  claims chunks when the queue has room, queues their jobs
+//   fetch (one per queue)  claims chunks when the queue has room, queues their jobs; on its
+//                          own connection, which also holds the queue's watch while idle
 //   execute (per queue)    runs handlers, records each job's outcome in its chunk
 //   complete               finishes chunks whose jobs are all done, several per commit
 //   housekeeping           heartbeats, progress checkpoints, timeouts, maintenance, periodic jobs
@@ -39,12 +40,27 @@ using namespace std::chrono_literals;
 
 constexpr const char* kChannel = "pgstack_jobs";
 constexpr std::size_t kTimingSamples = 4096;
+// While enqueues that did not notify are in flight (pgstack.watch_job_queue said
+// 'enqueuing'), the fetcher claims again after these waits, doubling: those commits
+// are usually a few ms away, and a long transaction costs a claim every 100 ms at most.
+constexpr auto kFirstRecheck = std::chrono::milliseconds(2);
+constexpr auto kMaxRecheck = std::chrono::milliseconds(100);
 
 std::string default_worker_name() {
   char host[256] = {};
   gethostname(host, sizeof host - 1);
   std::random_device rd;
   return fmt::format("{}:{}:{:04x}", host, getpid(), rd() & 0xffff);
+}
+
+// A fresh claim token: a random (version 4) UUID, so a retried claim finds its batch.
+std::string random_uuid() {
+  thread_local std::mt19937_64 gen{std::random_device{}()};
+  auto hi = gen(), lo = gen();
+  hi = (hi & ~0xf000ULL) | 0x4000ULL;                 // version 4
+  lo = (lo & ~(0xc0ULL << 56)) | (0x80ULL << 56);     // variant 1
+  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff, lo >> 48,
+                     lo & 0xffffffffffffULL);
 }
 
 double seconds_of(std::chrono::milliseconds d) { return static_cast<double>(d.count()) / 1000.0; }
@@ -97,6 +113,12 @@ struct QueueRuntime {
   std::size_t outstanding = 0;        // claimed jobs not yet finished
   bool woken = false;
   std::vector<std::thread> threads;
+  // Used by the fetch thread alone: its session (claims, and the watch while idle), the
+  // token of a claim whose reply was lost (sent again so its batch is not stranded), and
+  // whether this session holds the queue's watch.
+  std::optional<pg::Connection> conn;
+  std::string retry_token;
+  bool watching = false;
 };
 
 struct Periodic {
@@ -170,6 +192,7 @@ struct Worker::State : std::enable_shared_from_this<Worker::State> {
   // ---- fetch ---------------------------------------------------------------------
   void fetch_loop(QueueRuntime& q) {
     auto backoff = 100ms;
+    auto recheck = kFirstRecheck;
     // Up to one chunk beyond what the executors can run is claimed ahead, so they do
     // not wait for the next claim; a claim is made once there is room for half a chunk.
     const auto batch = static_cast<std::size_t>(options.batch_size);
@@ -180,33 +203,73 @@ struct Worker::State : std::enable_shared_from_this<Worker::State> {
       {
         std::unique_lock lock(q.mutex);
         q.fetch_cv.wait(lock, [&] { return stopping.load() || capacity - q.outstanding >= min_claim; });
-        if (stopping) return;
+        if (stopping) break;
         want = std::min(batch, capacity - q.outstanding);
         q.woken = false;
       }
-      std::size_t got = 0;
+      std::chrono::milliseconds wait{0};
       try {
-        got = claim(q, want);
+        auto got = claim(q, want);
         backoff = 100ms;
+        if (got > 0) recheck = kFirstRecheck;
+        if (got == want) continue;  // more may be waiting: claim again at once
+        wait = wait_before_next_claim(q, want - got, recheck);
+        if (wait.count() == 0) continue;
       } catch (const std::exception& e) {
+        if (dynamic_cast<const pg::ConnectionError*>(&e)) q.conn.reset();  // connect afresh next time
         log(fmt::format("claiming jobs of queue '{}' failed (retrying in {} ms): {}", q.options.name, backoff.count(),
                         e.what()));
-        std::unique_lock lock(q.mutex);
-        sleep_for(lock, q.fetch_cv, backoff, [] { return false; });
+        wait = backoff;
         backoff = std::min<std::chrono::milliseconds>(backoff * 2, 5s);
-        continue;
       }
-      if (got == want) continue;  // more may be waiting: claim again at once
-      // Partial or empty: wait for a notification, room, or the poll interval.
+      // Wait for a notification, room, or the time chosen.
       std::unique_lock lock(q.mutex);
-      sleep_for(lock, q.fetch_cv, options.poll_interval, [&] { return q.woken; });
+      sleep_for(lock, q.fetch_cv, wait, [&] { return q.woken; });
     }
+    q.conn.reset();  // ends the watch with the session
+  }
+
+  pg::Connection& fetch_connection(QueueRuntime& q) {
+    if (!q.conn) {
+      q.conn.emplace(pg::ConnectOptions{.dsn = options.dsn, .application_name = "pgstack worker fetch"});
+      q.watching = false;
+    }
+    return *q.conn;
+  }
+
+  // The queue looked drained (a claim came back short). Enqueues notify only while a
+  // worker watches the queue (pgstack.watch_job_queue), so before a long wait this
+  // fetcher makes sure one does. Returns how long to wait: 0 to claim again at once.
+  std::chrono::milliseconds wait_before_next_claim(QueueRuntime& q, std::size_t room,
+                                                   std::chrono::milliseconds& recheck) {
+    if (q.watching) return options.poll_interval;
+    auto status = fetch_connection(q).query_value<std::string>("select pgstack.watch_job_queue($1)", q.options.name);
+    if (status == "enqueuing") {
+      // Enqueues that did not notify are in flight: their commits come soon.
+      auto wait = std::min(recheck, options.poll_interval);
+      recheck = std::min<std::chrono::milliseconds>(recheck * 2, kMaxRecheck);
+      return wait;
+    }
+    if (status == "watched") {
+      // Another worker watches and will be notified, as will we. It stops watching when
+      // it turns busy, so look again soon enough to take over.
+      return std::min<std::chrono::milliseconds>(kMaxRecheck, options.poll_interval);
+    }
+    q.watching = true;
+    // What committed before the watch began was not announced: claim it now.
+    if (claim(q, room) > 0) return 0ms;
+    return options.poll_interval;  // a notification will come
+  }
+
+  void unwatch(QueueRuntime& q) {
+    fetch_connection(q).query("select pgstack.unwatch_job_queue($1)", q.options.name);
+    q.watching = false;
   }
 
   // Columns of the claim, in the order decode_job() reads them.
   static constexpr const char* kClaimSql =
       "select batch_id, id, cancelled, attempt, kind, args, priority, max_attempts, enqueued_at, available_at, "
-      "unique_key, nullif(tags, '{}'), nullif(errors, '[]') from pgstack.claim_jobs($1, $2, $3, $4)";
+      "unique_key, nullif(tags, '{}'), nullif(errors, '[]') from pgstack.claim_jobs($1, $2, $3, $4, $5)";
 
   static Job decode_job(const pg::Result& rows, std::size_t i, const std::string& queue) {
     auto row = rows[static_cast<int>(i)];
@@ -226,11 +289,23 @@ struct Worker::State : std::enable_shared_from_this<Worker::State> {
     return j;
   }
 
+  // Claims up to want jobs on the fetch connection. A claim whose reply was lost (the
+  // connection failed) is sent again with the same token: if it had committed, the
+  // server returns the batch it made instead of leaving it to its lease.
   std::size_t claim(QueueRuntime& q, std::size_t want) {
-    auto conn = pool->acquire();
-    auto rows = conn.query(kClaimSql, q.options.name, options.name, static_cast<std::int32_t>(want),
-                           seconds_of(options.lease));
-    conn.release();
+    if (q.retry_token.empty()) q.retry_token = random_uuid();
+    pg::Result rows;
+    try {
+      rows = fetch_connection(q).query(kClaimSql, q.options.name, options.name, static_cast<std::int32_t>(want),
+                                       seconds_of(options.lease), q.retry_token);
+    } catch (const pg::ConnectionError&) {
+      q.conn.reset();
+      throw;
+    } catch (...) {
+      q.retry_token.clear();  // refused: nothing was claimed
+      throw;
+    }
+    q.retry_token.clear();
     if (rows.empty()) return 0;
     auto batch = std::make_shared<Batch>();
     batch->queue = q.options.name;
@@ -262,6 +337,16 @@ struct Worker::State : std::enable_shared_from_this<Worker::State> {
       for (std::size_t i = 0; i < n; ++i) q.ready.emplace_back(batch, i);
     }
     q.ready_cv.notify_all();
+    if (q.watching) {
+      // Busy now: enqueuers need not notify. If this fails, the session is dropped,
+      // which ends the watch as well.
+      try {
+        unwatch(q);
+      } catch (const std::exception&) {
+        q.conn.reset();
+        q.watching = false;
+      }
+    }
     return n;
   }
 
@@ -460,9 +545,16 @@ struct Worker::State : std::enable_shared_from_this<Worker::State> {
       } catch (const pg::ConnectionError&) {
         throw;  // work still holds it
       } catch (const pg::SqlError& e) {
-        // 55000: the lease ran out and the jobs were offered again. Anything else (a bad
-        // outcome) would fail every time: give the batch up so it does not hold up the
-        // others; its lease runs out and its unfinished jobs are offered again.
+        // 55000: not held. Either an earlier try of this completion committed and only
+        // its reply was lost (a server restart), or the lease ran out and the jobs were
+        // offered again: the server knows which.
+        if (e.sqlstate() == "55000" && batch_status(*b) == "finished") {
+          forget(b);
+          work.erase(work.begin());
+          continue;
+        }
+        // Anything else (a bad outcome) would fail every time: give the batch up so it
+        // does not hold up the others; its lease runs out and its jobs are offered again.
         log(e.sqlstate() == "55000"
                 ? fmt::format("batch {} of queue '{}' was lost before it completed: {}", b->id, b->queue,
                               e.fields().message)
@@ -474,6 +566,11 @@ struct Worker::State : std::enable_shared_from_this<Worker::State> {
       forget(b);
       work.erase(work.begin());
     }
+  }
+
+  // 'held', 'lost' or 'finished' (pgstack.job_batch_status).
+  std::string batch_status(const Batch& b) {
+    return pool->acquire().query_value<std::string>("select pgstack.job_batch_status($1, $2)", b.id, options.name);
   }
 
   // ---- housekeeping ----------------------------------------------------------------
@@ -723,7 +820,7 @@ void Worker::start() {
     if (!seen.insert(q.name).second) throw UsageError(fmt::format("Worker: queue '{}' is listed twice", q.name));
   }
 
-  s.pool = std::make_unique<pg::Pool>(pg::PoolOptions{.primary = o.dsn, .max_size = o.queues.size() + 4,
+  s.pool = std::make_unique<pg::Pool>(pg::PoolOptions{.primary = o.dsn, .max_size = 4,
                                                       .application_name = "pgstack worker"});
   {
     // Queues and kinds exist before any job is claimed; one transaction, so a bad kind

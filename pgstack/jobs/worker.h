@@ -12,7 +12,11 @@
 // How it works (docs/jobs.md has more): per queue, a fetch thread claims chunks of jobs
 // (pgstack.claim_jobs, one lease row per chunk) and executor threads run them; a chunk
 // is completed with one statement once all its jobs are done. A LISTEN connection
-// wakes the fetchers when jobs arrive, with polling as the fallback. A housekeeping
+// wakes the fetchers when jobs arrive, with polling as the fallback. Enqueues notify
+// only while a worker waits (an idle fetcher watches its queue, pgstack.watch_job_queue),
+// so under load they commit without NOTIFY's commit lock. After a server restart, a
+// claim whose reply was lost is sent again with its token and resumed, and a completion
+// whose reply was lost is recognised as committed (pgstack.job_batch_status). A housekeeping
 // thread renews leases (and learns of cancellations), records progress on long chunks,
 // runs pgstack.jobs_maintain and, when it holds the leader lease, the periodic jobs.
 // If this process dies, its leases run out and the jobs it had not finished are

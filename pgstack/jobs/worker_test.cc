@@ -1,7 +1,8 @@
 // The Worker runtime against a real PostgreSQL 15, with real faults: a worker process
 // killed with SIGKILL mid-job, the server restarted during a run, eight workers on one
 // queue, retries to discard, cancellation of a running job, timeouts, graceful stop,
-// LISTEN/NOTIFY wake-up, and periodic jobs among three competing processes.
+// LISTEN/NOTIFY wake-up, a claim and a completion that committed but whose replies an
+// immediate restart lost, and periodic jobs among three competing processes.
 #include "pgstack/jobs/worker.h"
 
 #include <signal.h>
@@ -309,6 +310,110 @@ TEST_F(WorkerTest, WorkersReconnectAfterAServerRestartWithoutLosingOrRepeatingAn
   EXPECT_EQ(log.distinct_jobs(), 3000u) << "no job lost";
   EXPECT_EQ(log.repeated(), std::vector<std::string>{}) << "no attempt ran twice";
   EXPECT_EQ(count("select count(*) from pgstack.job_history"), 0);
+}
+
+// A commit whose reply never arrives. From hold_commits() on, every commit of every
+// other session is written to WAL (so it survives a crash) and then waits for a
+// synchronous standby that does not exist; the server is then stopped immediately, so
+// the client never learns that its statement committed. This session commits normally.
+class LostReplyTest : public WorkerTest {
+ protected:
+  void hold_commits() {
+    conn_.query("alter system set synchronous_standby_names = 'no_such_standby'");
+    conn_.query("alter system set synchronous_commit = 'on'");
+    conn_.query("select pg_reload_conf()");
+    conn_.query("set synchronous_commit = local");
+  }
+  // Waits until a statement matching `like` has committed and waits for the standby.
+  bool committed_and_waiting(const std::string& like) {
+    return eventually([&] {
+      return count("select count(*) from pg_stat_activity where wait_event = 'SyncRep' and query like '" + like + "'") > 0;
+    }, 10s);
+  }
+  void crash_and_restart() {
+    conn_.query("alter system reset synchronous_standby_names");
+    conn_.query("alter system reset synchronous_commit");
+    jobs_cluster().stop_immediately();
+    jobs_cluster().start();
+    conn_ = pg::Connection(db_.dsn());
+  }
+  // Options whose lease is far longer than the test waits: a stranded batch, or one
+  // rescued after its lease, would show as jobs not completed in time.
+  WorkerOptions long_lease(std::string name) {
+    auto o = options(std::move(name), 4);
+    o.lease = 60s;
+    o.heartbeat_interval = 5s;
+    return o;
+  }
+};
+
+TEST_F(LostReplyTest, ACompletionThatCommittedIsCountedCompletedNotLost) {
+  RunLog log;
+  std::atomic<bool> go{false};
+  Worker worker(long_lease("completer"));
+  worker.handle("noop", [&](JobContext& job) {
+    log.add(job.job());
+    while (!go) std::this_thread::sleep_for(5ms);
+  });
+  JobQueue::register_kind(conn_, "noop");
+  enqueue(20);
+  worker.start();
+  ASSERT_TRUE(eventually([&] { return log.distinct_jobs() == 4; })) << "four handlers started";
+  hold_commits();
+  go = true;
+  ASSERT_TRUE(committed_and_waiting("%complete_batch%")) << "the completion never reached its commit";
+  crash_and_restart();
+  EXPECT_EQ(count("select count(*) from pgstack.job_batches"), 0) << "the completion had committed";
+  ASSERT_TRUE(eventually([&] {
+    try {
+      return worker.metrics().queues["default"].completed == 20 && count("select count(*) from pgstack.job_batches") == 0;
+    } catch (const pg::ConnectionError&) {
+      conn_ = pg::Connection(db_.dsn());
+      return false;
+    }
+  }, 20s));
+  std::this_thread::sleep_for(1s);  // the completer has retried and asked what became of the batch
+  worker.stop();
+  auto m = worker.metrics().queues["default"];
+  EXPECT_EQ(m.batches_lost, 0u) << "a completion that committed is not a lost batch";
+  EXPECT_EQ(m.completed, 20u);
+  EXPECT_EQ(stats().completed, 20) << "counted once, by the completion that committed";
+  EXPECT_EQ(stats().rescued, 0);
+  EXPECT_EQ(log.distinct_jobs(), 20u);
+  EXPECT_EQ(log.repeated(), std::vector<std::string>{});
+}
+
+TEST_F(LostReplyTest, AClaimThatCommittedIsResumedNotStrandedForALease) {
+  RunLog log;
+  JobQueue::register_kind(conn_, "noop");
+  JobQueue::pause(conn_, "default");
+  auto ids = enqueue(20);
+  Worker worker(long_lease("claimer"));
+  worker.handle("noop", [&](JobContext& job) { log.add(job.job()); });
+  worker.start();
+  std::this_thread::sleep_for(500ms);  // idle, watching the paused queue
+  hold_commits();
+  JobQueue::resume(conn_, "default");  // wakes the worker: its claim commits, and waits
+  ASSERT_TRUE(committed_and_waiting("%claim_jobs%")) << "the claim never reached its commit";
+  crash_and_restart();
+  ASSERT_EQ(count("select count(*) from pgstack.job_batches where worker = 'claimer'"), 1)
+      << "the claim had committed: without its reply the batch would wait out its 60 s lease";
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(eventually([&] {
+    try {
+      return all_completed(20);
+    } catch (const pg::ConnectionError&) {
+      conn_ = pg::Connection(db_.dsn());
+      return false;
+    }
+  }, 20s)) << "completed " << stats().completed << ", running " << stats().running;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 20s);
+  worker.stop();
+  EXPECT_EQ(log.distinct_jobs(), 20u);
+  EXPECT_EQ(log.repeated(), std::vector<std::string>{}) << "each job ran once, at its first attempt";
+  EXPECT_EQ(stats().rescued, 0);
+  EXPECT_EQ(worker.metrics().queues["default"].batches_lost, 0u);
+  for (auto id : ids) EXPECT_EQ(conn_.query_value<std::int32_t>("select attempt from pgstack.job($1)", id), 1);
 }
 
 TEST_F(WorkerTest, APeriodicJobRunsOncePerTickAmongThreeProcesses) {

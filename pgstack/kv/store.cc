@@ -5,6 +5,7 @@
 #include "pgstack/kv/batches.h"
 #include "pgstack/kv/coalescer.h"
 #include "pgstack/pg/errors.h"
+#include "pgstack/pg/json_text.h"
 
 namespace pgstack::kv {
 
@@ -61,10 +62,9 @@ std::optional<nlohmann::json> Store::get_json(std::string_view key) {
   auto value = get(key);
   if (!value) return std::nullopt;
   try {
-    return nlohmann::json::parse(*value);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw pg::UsageError(fmt::format("kv: key '{}' in namespace {} does not hold JSON ({}); read it with get()", key,
-                                 options_.name_space, e.what()));
+    return pg::parse_json(*value, fmt::format("kv: the value of key '{}' in namespace {}", key, options_.name_space));
+  } catch (const pg::UsageError& e) {
+    throw pg::UsageError(fmt::format("{}; read it with get()", e.what()));
   }
 }
 

@@ -1,5 +1,7 @@
-// The metrics endpoint: an HTTP server (cpp-httplib) answering GET /metrics with a
-// scrape, and / with a page naming it. Listens on host:port until stop().
+// The metrics endpoint: an HTTP(S) server (cpp-httplib with OpenSSL) answering GET
+// /metrics with a scrape, and / with a page naming it. Listens on host:port until stop().
+// With TLS files it speaks HTTPS only; with credentials (endpoint_security.h) every
+// request without them gets 401 and a WWW-Authenticate challenge.
 //
 //   pgstack::metrics::HttpEndpoint endpoint(scraper, "127.0.0.1", 9187);  // throws if the port is taken
 //   std::thread t([&] { endpoint.serve(); });
@@ -9,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "pgstack/metrics/endpoint_security.h"
 #include "pgstack/metrics/scraper.h"
 
 namespace pgstack::metrics {
@@ -23,8 +26,10 @@ ListenAddress parse_listen_address(const std::string& text);
 
 class HttpEndpoint {
  public:
-  // Binds now, so a port in use is an error before anything runs. Port 0 picks a free one.
-  HttpEndpoint(Scraper& scraper, const std::string& host, int port);
+  // Binds now, so a port in use, an open address (check_exposure), unreadable TLS files
+  // or bad credentials are errors before anything runs. Port 0 picks a free one.
+  HttpEndpoint(Scraper& scraper, const std::string& host, int port, const EndpointSecurity& security = {});
+  bool tls() const;
   ~HttpEndpoint();
   int port() const;
   void serve();  // blocks until stop()

@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "pgstack/pg/json_text.h"
+
 namespace pgstack::pg {
 
 namespace {
@@ -280,12 +282,7 @@ Timestamp ValueTraits<Timestamp>::decode(const FieldView& f) {
 
 nlohmann::json ValueTraits<nlohmann::json>::decode(const FieldView& f) {
   if (f.type != oid::kJson && f.type != oid::kJsonb && !is_text_type(f.type)) wrong_type(f, "nlohmann::json");
-  const std::string text = ValueTraits<std::string>::decode(f);
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw UsageError(fmt::format("column \"{}\" does not hold valid JSON: {}", f.column, e.what()));
-  }
+  return parse_json(ValueTraits<std::string>::decode(f), fmt::format("column \"{}\"", f.column));
 }
 
 namespace detail {

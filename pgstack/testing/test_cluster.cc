@@ -277,6 +277,7 @@ pid_t TestCluster::postmaster_pid() const {
 }
 
 void TestCluster::stop() { state_->stop("fast"); }
+void TestCluster::stop_immediately() { state_->stop("immediate"); }
 void TestCluster::start() { state_->start(); }
 
 void TestCluster::restart() {

@@ -88,6 +88,9 @@ class TestCluster {
   void start();
   void restart();
   void kill_server();
+  // pg_ctl stop -m immediate: backends quit at once, replies in flight are lost, and no
+  // shutdown checkpoint is written (start() then runs crash recovery).
+  void stop_immediately();
 
  private:
   struct State;

@@ -239,6 +239,23 @@ TEST(TestCluster, KillServerThenStartRecoversCommittedData) {
   EXPECT_THAT(read_file(cluster.log_file()), HasSubstr("database system was interrupted"));
 }
 
+TEST(TestCluster, StopImmediatelySkipsTheShutdownCheckpointAndStartRecovers) {
+  TestCluster cluster;
+  auto db = cluster.create_database();
+  {
+    Connection conn(db.dsn());
+    conn.execute_script("set synchronous_commit = on");  // as above: the commit's WAL is written
+    conn.execute_script("create table ledger(id int)");
+    conn.query("insert into ledger select generate_series(1, 10)");
+  }
+  cluster.stop_immediately();
+  EXPECT_EQ(cluster.postmaster_pid(), 0);
+  cluster.start();
+  EXPECT_EQ(Connection(db.dsn()).query_value<std::int64_t>("select count(*) from ledger"), 10);
+  // A fast stop writes a shutdown checkpoint; an immediate one leaves recovery to do.
+  EXPECT_THAT(read_file(cluster.log_file()), HasSubstr("database system was interrupted"));
+}
+
 TEST(TestCluster, DestructorStopsTheServerAndRemovesTheFolder) {
   std::string root;
   pid_t pid = 0;

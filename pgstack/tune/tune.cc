@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -38,7 +39,57 @@ std::string join(const std::vector<std::string>& items, std::string_view sep) {
   return out;
 }
 
+// "; memory is this server's share, the host's / 2 (2 servers share the host)", or "" for
+// a host of its own: the generated config says why its figures are a fraction of the host's.
+std::string share_note(int servers, const char* what) {
+  if (servers <= 1) return "";
+  return fmt::format("; {} is this server's share, the host's / {} ({} servers share the host)", what, servers, servers);
+}
+
+void check_upper_limits(const TuneInput& in) {
+  for (const auto& problem : {in.memory > kMaxMemory ? memory_problem(in.memory) : std::string(),
+                              cores_problem(std::max(in.cores, 1)), connections_problem(std::max(in.connections, 1)),
+                              servers_on_host_problem(std::max(in.servers_on_host, 1))})
+    if (!problem.empty()) throw std::invalid_argument("pgstack::tune::recommend: " + problem);
+}
+
 }  // namespace
+
+std::string memory_problem(std::uint64_t bytes) {
+  if (bytes < kMiB) return "is less than 1MB; give the memory the server may use, e.g. 4GB";
+  if (bytes > kMaxMemory)
+    return fmt::format("is {}, above the {} tune accepts: PostgreSQL's effective_cache_size (3/4 of memory) "
+                       "cannot exceed 16TB; give the memory the server may really use, e.g. 64GB",
+                       format_memory(bytes), format_memory(kMaxMemory));
+  return "";
+}
+
+std::string cores_problem(int cores) {
+  if (cores < 1) return fmt::format("is {}; it must be at least 1", cores);
+  if (cores > kMaxCores)
+    return fmt::format("is {}, above the {} tune accepts: PostgreSQL's max_parallel_workers (one per core) "
+                       "cannot exceed {}; give the cores the server may use",
+                       cores, kMaxCores, kMaxCores);
+  return "";
+}
+
+std::string connections_problem(int connections) {
+  if (connections < 1) return fmt::format("is {}; it must be at least 1", connections);
+  if (connections > kMaxConnections)
+    return fmt::format("is {}, above the {} tune accepts: PostgreSQL runs at most {} backends, connections and "
+                       "workers together; put PgBouncer in front instead (a few hundred server connections serve "
+                       "thousands of clients)",
+                       connections, kMaxConnections, kMaxBackends);
+  return "";
+}
+
+std::string servers_on_host_problem(int servers) {
+  if (servers < 1) return fmt::format("is {}; it must be at least 1", servers);
+  if (servers > kMaxServersOnHost)
+    return fmt::format("is {}, above the {} tune accepts: each server's share would be too small to tune for",
+                       servers, kMaxServersOnHost);
+  return "";
+}
 
 const char* to_string(Storage storage) { return storage == Storage::ssd ? "ssd" : "hdd"; }
 
@@ -67,6 +118,7 @@ std::optional<Workload> parse_workload(std::string_view text) {
 std::string format_memory(std::uint64_t bytes) {
   std::uint64_t kb = bytes / kKiB;
   if (kb >= 1024) kb -= kb % 1024;  // whole MB from 1 MB up: easier to read and compare
+  if (kb != 0 && kb % (1024ull * 1024 * 1024) == 0) return fmt::format("{}TB", kb / (1024ull * 1024 * 1024));
   if (kb != 0 && kb % (1024 * 1024) == 0) return fmt::format("{}GB", kb / (1024 * 1024));
   if (kb != 0 && kb % 1024 == 0) return fmt::format("{}MB", kb / 1024);
   return fmt::format("{}kB", kb);
@@ -98,8 +150,16 @@ std::optional<std::uint64_t> parse_memory(std::string_view text) {
 }
 
 std::vector<Setting> recommend(const TuneInput& in) {
-  const std::uint64_t ram = std::max<std::uint64_t>(in.memory, 64 * kMiB);
-  const int cores = std::max(in.cores, 1);
+  check_upper_limits(in);
+  // Servers on one host split its memory and cores: two servers each taking 1/4 of
+  // the host's memory for shared_buffers would leave the OS cache half of what the
+  // rules assume, and parallel workers would oversubscribe the cores.
+  const int servers = std::max(in.servers_on_host, 1);
+  // The floor applies to the host, so the servers' shares never add up to more than it.
+  const std::uint64_t ram = std::max<std::uint64_t>(in.memory, 64 * kMiB) / static_cast<std::uint64_t>(servers);
+  const int cores = std::max(std::max(in.cores, 1) / servers, 1);
+  const std::string of_memory = share_note(servers, "memory");
+  const std::string of_cores = share_note(servers, "cores");
   const int connections = std::max(in.connections, 1);
   const bool ssd = in.storage == Storage::ssd;
   std::vector<Setting> out;
@@ -111,11 +171,11 @@ std::vector<Setting> recommend(const TuneInput& in) {
   add("max_connections", std::to_string(connections), "the connections asked for; PgBouncer keeps server connections far below this");
 
   const std::uint64_t shared_buffers = std::max(ram / 4, kMinSharedBuffers);
-  add("shared_buffers", memory(shared_buffers, kMinSharedBuffers), "1/4 of memory (pgtune); the OS page cache holds the rest");
+  add("shared_buffers", memory(shared_buffers, kMinSharedBuffers), "1/4 of memory (pgtune); the OS page cache holds the rest" + of_memory);
   add("effective_cache_size", memory(ram / 4 * 3, kMinEffectiveCacheSize),
-      "3/4 of memory: what the planner may assume shared_buffers plus the OS cache hold");
+      "3/4 of memory: what the planner may assume shared_buffers plus the OS cache hold" + of_memory);
   add("maintenance_work_mem", memory(std::min(ram / 16, 2 * kGiB), kMinMaintenanceWorkMem),
-      "1/16 of memory capped at 2GB: VACUUM and CREATE INDEX run faster with more");
+      "1/16 of memory capped at 2GB: VACUUM and CREATE INDEX run faster with more" + of_memory);
 
   // work_mem: the stack's baseline (64MB at 32GB, i.e. memory / 512) scaled with memory,
   // doubled for analytics' big sorts and hashes, and capped so every connection can hold
@@ -125,8 +185,8 @@ std::vector<Setting> recommend(const TuneInput& in) {
   const std::uint64_t work_cap = (ram - shared_buffers) / static_cast<std::uint64_t>(connections);
   add("work_mem", memory(std::min(work_target, work_cap), kMinWorkMem),
       in.workload == Workload::analytics
-          ? "memory/256 (twice the web baseline), at most (memory - shared_buffers)/max_connections, at least 64kB"
-          : "memory/512 (the stack's 64MB at 32GB), at most (memory - shared_buffers)/max_connections, at least 64kB");
+          ? "memory/256 (twice the web baseline), at most (memory - shared_buffers)/max_connections, at least 64kB" + of_memory
+          : "memory/512 (the stack's 64MB at 32GB), at most (memory - shared_buffers)/max_connections, at least 64kB" + of_memory);
 
   std::uint64_t wal_buffers = std::min(shared_buffers * 3 / 100, 16 * kMiB);
   if (wal_buffers > 14 * kMiB) wal_buffers = 16 * kMiB;  // a WAL segment: round up as pgtune does
@@ -148,14 +208,14 @@ std::vector<Setting> recommend(const TuneInput& in) {
 
   if (cores >= 4) {
     const int per_gather = std::min(4, (cores + 1) / 2);
-    add("max_worker_processes", std::to_string(cores), "one background worker per core");
-    add("max_parallel_workers", std::to_string(cores), "parallel query may use every core");
-    add("max_parallel_workers_per_gather", std::to_string(per_gather), "half the cores per query, at most 4 (pgtune)");
-    add("max_parallel_maintenance_workers", std::to_string(per_gather), "half the cores for CREATE INDEX, at most 4 (pgtune)");
+    add("max_worker_processes", std::to_string(cores), "one background worker per core" + of_cores);
+    add("max_parallel_workers", std::to_string(cores), "parallel query may use every core" + of_cores);
+    add("max_parallel_workers_per_gather", std::to_string(per_gather), "half the cores per query, at most 4 (pgtune)" + of_cores);
+    add("max_parallel_maintenance_workers", std::to_string(per_gather), "half the cores for CREATE INDEX, at most 4 (pgtune)" + of_cores);
   }
 
   const int av_workers = std::clamp(cores * 3 / 4, 3, 8);
-  add("autovacuum_max_workers", std::to_string(av_workers), "3/4 of the cores, from 3 to 8: queue tables need vacuum often");
+  add("autovacuum_max_workers", std::to_string(av_workers), "3/4 of the cores, from 3 to 8: queue tables need vacuum often" + of_cores);
   add("autovacuum_vacuum_cost_delay", "2ms", "PostgreSQL 12+'s default: short naps between vacuum rounds");
   add("autovacuum_vacuum_cost_limit", ssd ? "2000" : "800",
       ssd ? "10x the default: SSDs absorb vacuum I/O, and dead tuples go sooner" : "4x the default: spinning disks absorb less vacuum I/O");

@@ -19,6 +19,20 @@ namespace pgstack::tune {
 inline constexpr std::uint64_t kKiB = 1024;
 inline constexpr std::uint64_t kMiB = 1024 * kKiB;
 inline constexpr std::uint64_t kGiB = 1024 * kMiB;
+inline constexpr std::uint64_t kTiB = 1024 * kGiB;
+
+// The largest inputs tune accepts. Beyond them PostgreSQL could not hold what the rules
+// say, and clamping would hide a typo (--memory 100000TB), so they are refused.
+// effective_cache_size (3/4 of memory) is at most 2^31-1 pages of 8kB, just under 16TB.
+inline constexpr std::uint64_t kMaxMemory = 16 * kTiB;
+// max_parallel_workers (= cores) is at most 1024.
+inline constexpr int kMaxCores = 1024;
+// PostgreSQL runs at most 262143 backends: max_connections + autovacuum_max_workers (tune:
+// at most 8) + max_worker_processes (tune: at most kMaxCores) + max_wal_senders (10) + 1.
+inline constexpr int kMaxBackends = 262143;
+inline constexpr int kMaxConnections = kMaxBackends - 8 - kMaxCores - 10 - 1;
+// Servers sharing one host's memory and cores; more leaves each too little to tune.
+inline constexpr int kMaxServersOnHost = 64;
 
 enum class Storage { ssd, hdd };
 enum class Workload { web, oltp, analytics };
@@ -34,6 +48,9 @@ struct TuneInput {
   int connections = 200;
   Storage storage = Storage::ssd;
   Workload workload = Workload::web;
+  // PostgreSQL servers on the host sharing memory and cores (the stack's primary and
+  // standby: 2). Each is tuned for memory / servers_on_host and cores / servers_on_host.
+  int servers_on_host = 1;
   // shared_preload_libraries, in order. The stack drops pg_cron when the package is
   // missing (the server would refuse to start).
   std::vector<std::string> preload_libraries = {"pg_stat_statements", "pg_cron"};
@@ -45,14 +62,23 @@ struct Setting {
   std::string reason;  // one line: the rule behind the value
 };
 
-// Settings for input; every value respects PostgreSQL's minimum for the setting.
+// Why an input cannot be tuned for, naming the limit and what to do, or "" when it can.
+// Callers prefix where the value came from ("--memory 100000TB", "[tune] memory").
+std::string memory_problem(std::uint64_t bytes);
+std::string cores_problem(int cores);
+std::string connections_problem(int connections);
+std::string servers_on_host_problem(int servers);
+
+// Settings for input; every value is within PostgreSQL's minimum and maximum for the
+// setting. Throws std::invalid_argument (with the problem above) for an input beyond the
+// limits, which callers check first.
 std::vector<Setting> recommend(const TuneInput& input);
 
 // postgresql.conf text: one `name = value  # reason` line per setting.
 std::string to_conf(const std::vector<Setting>& settings);
 
 // A byte count in PostgreSQL's memory units, floored to whole MB from 1 MB up (whole
-// kB below), in the largest unit that divides it: 8GB, 3932kB, 1536MB.
+// kB below), in the largest unit that divides it: 8GB, 3932kB, 1536MB, 4TB.
 std::string format_memory(std::uint64_t bytes);
 // Parses "32GB", "512MB", "1.5GB", "64kB", "1073741824" (bytes; units are powers of 1024).
 std::optional<std::uint64_t> parse_memory(std::string_view text);

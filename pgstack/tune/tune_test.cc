@@ -89,8 +89,61 @@ TEST(Recommend, PreloadListFollowsInput) {
   EXPECT_FALSE(none.count("pg_stat_statements.track"));
 }
 
+// The stack's primary and standby on one host: each gets half of its memory and cores,
+// so together they take the budget one server would (1/4 of memory for shared_buffers).
+TEST(Recommend, ServersSharingAHostSplitItsMemoryAndCores) {
+  auto alone = as_map(recommend({.memory = 32 * kGiB, .cores = 8}));
+  const auto shared = recommend({.memory = 32 * kGiB, .cores = 8, .servers_on_host = 2});
+  auto got = as_map(shared);
+  EXPECT_EQ(got["shared_buffers"], "4GB");
+  EXPECT_EQ(got["effective_cache_size"], "12GB");
+  EXPECT_EQ(got["work_mem"], "32MB");
+  EXPECT_EQ(got["maintenance_work_mem"], "1GB");
+  EXPECT_EQ(got["max_worker_processes"], "4");
+  EXPECT_EQ(got["max_parallel_workers"], "4");
+  EXPECT_LE(2 * to_bytes(got["shared_buffers"]), to_bytes(alone["shared_buffers"]));
+  EXPECT_LE(2 * to_bytes(got["effective_cache_size"]), to_bytes(alone["effective_cache_size"]));
+  for (const auto& s : shared)
+    if (s.name == "shared_buffers" || s.name == "work_mem" || s.name == "max_worker_processes") {
+      EXPECT_NE(s.reason.find("2 servers share the host"), std::string::npos) << s.name << ": " << s.reason;
+    }
+  for (const auto& s : recommend({.memory = 32 * kGiB, .cores = 8}))
+    EXPECT_EQ(s.reason.find("share the host"), std::string::npos) << s.name << ": " << s.reason;
+  // Even a host below the 64MB floor is split, not given twice.
+  auto tiny = as_map(recommend({.memory = 16 * kMiB, .cores = 1, .servers_on_host = 2}));
+  EXPECT_LE(2 * to_bytes(tiny["shared_buffers"]), 64 * kMiB / 4);
+}
+
+TEST(Limits, InputsBeyondPostgresLimitsNameTheLimit) {
+  EXPECT_EQ(memory_problem(kMaxMemory), "");
+  EXPECT_EQ(memory_problem(1 * kMiB), "");
+  EXPECT_NE(memory_problem(kMaxMemory + kMiB).find("16TB"), std::string::npos) << memory_problem(kMaxMemory + kMiB);
+  EXPECT_NE(memory_problem(100000 * kTiB).find("effective_cache_size"), std::string::npos);
+  EXPECT_NE(memory_problem(kMiB - 1).find("1MB"), std::string::npos);
+  EXPECT_EQ(cores_problem(kMaxCores), "");
+  EXPECT_NE(cores_problem(kMaxCores + 1).find("1024"), std::string::npos);
+  EXPECT_NE(cores_problem(0), "");
+  EXPECT_EQ(connections_problem(kMaxConnections), "");
+  EXPECT_NE(connections_problem(kMaxConnections + 1).find(std::to_string(kMaxConnections)), std::string::npos);
+  EXPECT_EQ(servers_on_host_problem(2), "");
+  EXPECT_NE(servers_on_host_problem(0), "");
+}
+
+// recommend() never emits a value past PostgreSQL's maximum: it refuses the input.
+TEST(Limits, RecommendRefusesInputsBeyondTheLimits) {
+  EXPECT_THROW(recommend({.memory = 100000 * kTiB, .cores = 8}), std::invalid_argument);
+  EXPECT_THROW(recommend({.memory = 4 * kGiB, .cores = kMaxCores + 1}), std::invalid_argument);
+  EXPECT_THROW(recommend({.memory = 4 * kGiB, .cores = 8, .connections = kMaxConnections + 1}), std::invalid_argument);
+  auto top = as_map(recommend({.memory = kMaxMemory, .cores = kMaxCores, .connections = kMaxConnections}));
+  EXPECT_EQ(top["shared_buffers"], "4TB");
+  EXPECT_EQ(top["effective_cache_size"], "12TB");
+  EXPECT_EQ(top["max_parallel_workers"], "1024");
+}
+
 TEST(Format, MemoryUnits) {
   EXPECT_EQ(format_memory(8 * kGiB), "8GB");
+  EXPECT_EQ(format_memory(4 * kTiB), "4TB");
+  EXPECT_EQ(format_memory(1536 * kGiB), "1536GB");
   EXPECT_EQ(format_memory(1536 * kMiB), "1536MB");
   EXPECT_EQ(format_memory(64 * kKiB), "64kB");
   EXPECT_EQ(format_memory(6171023 * kKiB), "6026MB");  // floored to whole MB
