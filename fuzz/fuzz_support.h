@@ -32,11 +32,11 @@ inline void require(bool ok, std::string_view what, std::string_view detail = {}
 // it should, and passes on no library's raw text ("[json.exception.type_error.302] ...",
 // libstdc++'s "stod"). Such text that the input itself holds is only echoed, not raw.
 // (Markers a message could form from input and its own punctuation, like "std::" from
-// a name "std:" and ": ", would be false alarms.)
+// a name "std:" and ": ", would be false alarms: none of these ends in punctuation.)
 inline void require_clear_message(std::string_view message, std::string_view must_start_with, std::string_view input) {
   require(!message.empty(), "an error has no message");
   require(message.starts_with(must_start_with), "an error does not start as it should", message);
-  for (std::string_view raw : {"[json.exception", "stod", "basic_string", "bad_optional_access", "vector::"})
+  for (std::string_view raw : {"[json.exception", "stod", "basic_string", "bad_optional_access"})
     require(message.find(raw) == std::string_view::npos || input.find(raw) != std::string_view::npos,
             "an error passes on raw library text", message);
 }

@@ -2,8 +2,9 @@
 // (pgstack/cluster/stack_config.h) and load_thresholds (pgstack/doctor/thresholds.h), on
 // the input written to a file. Beyond not crashing: a refused file gets pgstack::Error
 // naming the file (no raw toml++ text), and an accepted one holds only values in the
-// ranges the loaders promise — ports 1024..65535 given to one component each, every
-// threshold a finite number within its key's range.
+// ranges the loaders promise — ports 1024..65535 given to one component each, [tune]
+// within tune's limits, server settings one postgresql.conf line each, every threshold a
+// finite number within its key's range.
 #include <unistd.h>
 
 #include <cmath>
@@ -17,6 +18,7 @@
 #include "pgstack/cluster/stack_config.h"
 #include "pgstack/doctor/thresholds.h"
 #include "pgstack/pg/errors.h"
+#include "pgstack/tune/tune.h"
 
 namespace fs = std::filesystem;
 using pgstack::fuzz::require;
@@ -46,6 +48,13 @@ void check_stack_config(const pgstack::cluster::StackConfig& c) {
   if (c.pgbouncer)
     require(c.pgbouncer->max_db_connections >= c.pgbouncer->default_pool_size,
             "max_db_connections below default_pool_size was accepted");
+  if (c.tune_memory) require(pgstack::tune::memory_problem(*c.tune_memory).empty(), "[tune] memory past tune's limits");
+  if (c.tune_cpus) require(*c.tune_cpus >= 1 && *c.tune_cpus <= pgstack::tune::kMaxCores, "[tune] cpus out of range");
+  // A setting's value goes into postgresql.conf as one line.
+  for (const auto* settings : {&c.primary_settings, &c.standby_settings})
+    for (const auto& [name, value] : *settings)
+      require(value.find('\n') == std::string::npos && value.find('\r') == std::string::npos,
+              "a setting's value would break its postgresql.conf line", name);
   if (c.backup_repository)
     require(c.backup_repository->type == "posix" || c.backup_repository->type == "s3", "an unknown backup type",
             c.backup_repository->type);
