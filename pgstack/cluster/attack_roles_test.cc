@@ -164,8 +164,9 @@ TEST_F(StackSecurityTest, ApplicationRolesCannotRewritePgstacksRecords) {
       }
       EXPECT_EQ(sqlstate_of(conn, "truncate " + table), "42501") << role << " truncated " << table;
       // Partitions are read through their parent, like the tables' own partitions are.
-      if (!row.get<bool>(3))
+      if (!row.get<bool>(3)) {
         EXPECT_EQ(sqlstate_of(conn, "select count(*) from " + table), "") << role << " cannot read " << table;
+      }
     }
     conn.execute_script("rollback");
   }

@@ -56,8 +56,8 @@ void replace_or_add(std::vector<tune::Setting>& settings, tune::Setting setting)
   else *it = std::move(setting);
 }
 
-// A value as `postgres -c` takes it: a postgresql.conf string ('...' with '' and \\
-// doubled, as conf_string writes it) without its quotes; other values as they are.
+// A value as `postgres -c` takes it: a postgresql.conf string ('...' with quotes and
+// backslashes doubled, as conf_string writes it) without its quotes; other values as they are.
 std::string command_line_value(const std::string& conf_value) {
   if (conf_value.size() < 2 || conf_value.front() != '\'' || conf_value.back() != '\'') return conf_value;
   std::string out;
