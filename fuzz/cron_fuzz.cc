@@ -1,4 +1,4 @@
-// Cron expressions (pgstack/jobs/cron.h). Beyond not crashing: parsing throws nothing but
+// Cron expressions (pgstack/base/cron.h). Beyond not crashing: parsing throws nothing but
 // UsageError naming the expression, and a schedule's next_after is consistent with
 // itself — strictly later, on a whole second, the same from a re-parse of expression(),
 // and the same when asked from just before the time it gave.
@@ -6,11 +6,11 @@
 #include <optional>
 
 #include "fuzz/fuzz_support.h"
-#include "pgstack/jobs/cron.h"
+#include "pgstack/base/cron.h"
 #include "pgstack/pg/errors.h"
 
 using namespace std::chrono;
-using pgstack::jobs::CronSchedule;
+using pgstack::CronSchedule;
 
 namespace {
 

@@ -1,11 +1,11 @@
-// Prometheus label escaping (pgstack/metrics/exposition.h): label values come from the
+// Prometheus label escaping (pgstack/base/exposition.h): label values come from the
 // database (queue, table, slot names) and may hold anything. Beyond not crashing: the
 // sample line Exposition writes for a value is one line, and reading it back as
 // Prometheus does (text format 0.0.4: \\ \" \n are the escapes) gives the value again.
 #include <optional>
 
 #include "fuzz/fuzz_support.h"
-#include "pgstack/metrics/exposition.h"
+#include "pgstack/base/exposition.h"
 
 using pgstack::fuzz::require;
 
@@ -38,7 +38,7 @@ std::optional<std::string> read_label_value(std::string_view line, std::string_v
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size > 4096) return 0;
   const std::string value(pgstack::fuzz::as_text(data, size));
-  pgstack::metrics::Exposition out;
+  pgstack::Exposition out;
   out.family("pgstack_fuzz", "gauge", "A label value from the fuzzer.");
   out.sample("pgstack_fuzz", {{"queue", value}}, 1);
   const std::string text = out.text();
@@ -49,6 +49,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto read_back = read_label_value(sample, "pgstack_fuzz{queue=\"");
   require(read_back.has_value(), "Prometheus could not read the sample line", sample);
   require(*read_back == value, "the label value read back is not the one written", sample);
-  require(pgstack::metrics::escape_label(value).size() >= value.size(), "escaping dropped characters");
+  require(pgstack::escape_label(value).size() >= value.size(), "escaping dropped characters");
   return 0;
 }

@@ -60,17 +60,29 @@ void check_stack_config(const pgstack::cluster::StackConfig& c) {
             c.backup_repository->type);
 }
 
+// Capability thresholds as a capability declares them (capability.h): a ratio and a count.
+const std::vector<pgstack::capability::Threshold> kCapabilityThresholds = {
+    {.key = "kv_dead_ratio", .value = 0.5, .min = 0, .max = 1},
+    {.key = "discarded_jobs_per_hour", .value = 10, .min = 0, .max = double(std::int64_t{1} << 50), .integer = true},
+};
+
 void check_thresholds(const pgstack::doctor::Thresholds& t) {
   for (double ratio : {t.cache_hit_ratio_min, t.dead_tuple_ratio, t.connections_ratio, t.requested_checkpoint_ratio,
-                       t.sequence_used_ratio, t.kv_dead_ratio})
+                       t.sequence_used_ratio})
     require(ratio >= 0 && ratio <= 1, "a ratio outside 0..1 (or NaN) was accepted", std::to_string(ratio));
   for (double v : {t.replication_lag_seconds, t.idle_in_transaction_seconds, t.rate_window_seconds,
                    t.long_query_seconds, t.xid_remaining_warning, t.xid_remaining_critical, t.slow_statement_ms,
-                   t.backup_max_age_hours, t.job_oldest_available_seconds})
+                   t.backup_max_age_hours})
     require(std::isfinite(v) && v >= 0, "a threshold that is not a finite number >= 0 was accepted", std::to_string(v));
   for (std::int64_t n : {t.cache_min_blocks, t.checkpoints_min, t.dead_tuples_min, t.unused_index_min_bytes,
-                         t.slow_statement_min_calls, t.inactive_slot_critical_bytes, t.discarded_jobs_per_hour})
+                         t.slow_statement_min_calls, t.inactive_slot_critical_bytes})
     require(n >= 0, "a negative count was accepted", std::to_string(n));
+  for (const auto& declared : kCapabilityThresholds) {
+    const double v = t.capability.at(declared.key);
+    require(v >= declared.min && v <= declared.max, "a capability threshold outside its range was accepted",
+            declared.key);
+    require(!declared.integer || v == std::floor(v), "a fraction was accepted for a count", declared.key);
+  }
   require(t.xid_remaining_critical <= t.xid_remaining_warning, "xid critical above warning was accepted");
 }
 
@@ -89,7 +101,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     pgstack::fuzz::require_clear_message(e.what(), file.string(), pgstack::fuzz::as_text(data, size));
   }
   try {
-    check_thresholds(pgstack::doctor::load_thresholds(file));
+    check_thresholds(pgstack::doctor::load_thresholds(file, kCapabilityThresholds));
   } catch (const pgstack::Error& e) {
     pgstack::fuzz::require_clear_message(e.what(), file.string(), pgstack::fuzz::as_text(data, size));
   }

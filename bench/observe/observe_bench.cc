@@ -22,7 +22,7 @@
 #include "pgstack/doctor/doctor.h"
 #include "pgstack/metrics/scraper.h"
 #include "pgstack/schema/migration_runner.h"
-#include "pgstack/sys/files.h"
+#include "pgstack/base/files.h"
 #include "pgstack/sys/process.h"
 #include "pgstack/testing/test_cluster.h"
 
@@ -93,7 +93,7 @@ struct Exporter {
 std::unique_ptr<Exporter> start_exporter(const Options& o, const std::string& dsn, const fs::path& dir) {
   auto program = pgstack::sys::find_program(o.exporter);
   if (o.exporter.empty() || !program || !fs::exists(o.exporter_queries)) return nullptr;
-  std::string queries = pgstack::sys::read_text_file(o.exporter_queries);
+  std::string queries = pgstack::read_text_file(o.exporter_queries);
   for (const char* column : {"total_time", "min_time", "max_time", "mean_time", "stddev_time"}) {
     std::string from = std::string(column) + " /", to = std::string(column).insert(std::string(column).size() - 5, "_exec") + " /";
     for (std::size_t pos = 0; (pos = queries.find(from, pos)) != std::string::npos; pos += to.size())
@@ -110,7 +110,7 @@ std::unique_ptr<Exporter> start_exporter(const Options& o, const std::string& ds
     if (auto res = client.Get("/"); res) return e;
     std::this_thread::sleep_for(100ms);
   }
-  std::cerr << "observe_bench: postgres_exporter did not start: " << pgstack::sys::read_text_file((dir / "exporter.log").string())
+  std::cerr << "observe_bench: postgres_exporter did not start: " << pgstack::read_text_file((dir / "exporter.log").string())
             << "\n";
   return nullptr;
 }
@@ -162,7 +162,7 @@ int main(int argc, char** argv) {
     if (auto res = client.Get("/metrics"); res && res->status == 200) exporter_samples = sample_lines(res->body);
     if (exporter_samples == 0) {
       std::cerr << "observe_bench: postgres_exporter answered nothing: "
-                << pgstack::sys::last_lines(pgstack::sys::read_text_file((cluster.root_dir() / fs::path("exporter.log")).string()), 5)
+                << pgstack::sys::last_lines(pgstack::read_text_file((cluster.root_dir() / fs::path("exporter.log")).string()), 5)
                 << "\n";
       e.reset();
     }

@@ -38,11 +38,7 @@ std::unique_ptr<CLI::App> make_app() {
   add_tune_commands(*app);
   add_status_command(*app);
   add_backup_commands(*app);
-  add_jobs_commands(*app);
-  add_kv_commands(*app);
-  add_flags_commands(*app);
-  add_sessions_commands(*app);
-  add_pubsub_commands(*app);
+  add_capability_commands(*app);
   add_maintain_command(*app);
   add_doctor_command(*app);
   add_metrics_commands(*app);

@@ -74,16 +74,11 @@ bool behind_pooler(pg::Connection& conn) {
   return conn.query_value<std::string>("select current_setting('port')") != conn.port();
 }
 
-pg::Connection connect_installed(const std::optional<std::string>& db, const char* table, std::string_view what) {
+pg::Connection connect_installed(const std::optional<std::string>& db, const capability::Capability& capability) {
   auto conn = connect(resolve_dsn(db));
-  // The catalog, not to_regclass(), which fails for a role that may not use the schema.
-  const std::string name(table);
-  const auto dot = name.find('.');
-  if (!conn.query_value<bool>("select exists (select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-                              "where n.nspname = $1 and c.relname = $2)",
-                              name.substr(0, dot), name.substr(dot + 1)))
+  if (!capability::installed(conn, capability))
     throw pgstack::Error(fmt::format(
-        "{} is not installed in this database; run `pgstack install` (with the same --db) first", what));
+        "{} is not installed in this database; run `pgstack install` (with the same --db) first", capability.title));
   return conn;
 }
 

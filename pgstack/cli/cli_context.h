@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pgstack/capability/capability.h"
 #include "pgstack/pg/connection.h"
 #include "pgstack/pg/errors.h"
 #include "pgstack/pg/types.h"
@@ -54,10 +55,10 @@ pg::Connection connect(const std::string& dsn);
 // server's. LISTEN and session state do not survive transaction pooling.
 bool behind_pooler(pg::Connection& conn);
 
-// Connects (as resolve_dsn and connect) and checks that a workload is installed, by
-// one of its tables, so a bare database gets a hint instead of "function pgstack.x()
-// does not exist": connect_installed(db, "pgstack.kv_entries", "the kv store").
-pg::Connection connect_installed(const std::optional<std::string>& db, const char* table, std::string_view what);
+// Connects (as resolve_dsn and connect) and checks that a capability is installed
+// (capability::installed), so a bare database gets a hint instead of "function
+// pgstack.x() does not exist": connect_installed(db, pgstack::kv::capability()).
+pg::Connection connect_installed(const std::optional<std::string>& db, const capability::Capability& capability);
 
 // The longest duration a command takes: far beyond any TTL or timeout that makes sense,
 // and well inside what a microsecond count (and PostgreSQL's interval) can hold.

@@ -15,7 +15,7 @@
 #include "pgstack/cli/command_tree.h"
 #include "pgstack/cli/commands.h"
 #include "pgstack/cli/integer_options.h"
-#include "pgstack/sys/files.h"
+#include "pgstack/base/files.h"
 #include "pgstack/sys/process.h"
 #include "pgstack/testing/cli_runner.h"
 #include "pgstack/testing/test_cluster.h"
@@ -241,23 +241,68 @@ std::string check_named_command(CLI::App& app, const std::string& mention) {
   return "";
 }
 
+// The string constants of a SQL file: '...' with '' inside, constants separated only by
+// whitespace joined (PostgreSQL joins them across a newline); -- comments skipped.
+std::vector<std::string> sql_string_literals(const std::string& sql) {
+  std::vector<std::string> out;
+  bool joining = false;
+  for (std::size_t i = 0; i < sql.size(); ++i) {
+    if (sql.compare(i, 2, "--") == 0) {
+      i = sql.find('\n', i);
+      if (i == std::string::npos) break;
+      continue;
+    }
+    if (sql[i] == '\'') {
+      std::string literal;
+      for (++i; i < sql.size(); ++i) {
+        if (sql[i] == '\'' && i + 1 < sql.size() && sql[i + 1] == '\'') literal += sql[i++];
+        else if (sql[i] == '\'') break;
+        else literal += sql[i];
+      }
+      if (joining) out.back() += literal;
+      else out.push_back(literal);
+      joining = true;
+      continue;
+    }
+    if (!std::isspace(static_cast<unsigned char>(sql[i]))) joining = false;
+  }
+  return out;
+}
+
+// Every `pgstack <command> ...` the texts mention names a command that exists; returns
+// how many they mention.
+int check_mentions(CLI::App& app, const std::string& file, const std::vector<std::string>& texts) {
+  int mentions = 0;
+  for (const auto& text : texts) {
+    for (std::size_t at = text.find("pgstack "); at != std::string::npos; at = text.find("pgstack ", at + 1)) {
+      if (at > 0 && (std::isalnum(static_cast<unsigned char>(text[at - 1])) || text[at - 1] == '_')) continue;
+      const std::string rest = text.substr(at + 8);
+      if (rest.empty() || !std::islower(static_cast<unsigned char>(rest[0]))) continue;
+      ++mentions;
+      EXPECT_EQ(check_named_command(app, rest), "") << file << ": \"" << text << "\"";
+    }
+  }
+  return mentions;
+}
+
+// doctor's and advise's own texts (pgstack/doctor), and the capabilities' health checks
+// and advice, which are SQL (pgstack/*/sql/NNN_capability_contract.sql).
 TEST(CliInput, EveryCommandDoctorsAndAdvisesTextsNameExists) {
   auto app = make_app();
   int mentions = 0;
   for (const auto& entry : fs::directory_iterator(fs::path(PGSTACK_SOURCE_DIR) / "pgstack/doctor")) {
     const auto name = entry.path().filename().string();
     if (entry.path().extension() != ".cc" || name.ends_with("_test.cc")) continue;
-    for (const auto& text : string_literals(sys::read_text_file(entry.path().string()))) {
-      for (std::size_t at = text.find("pgstack "); at != std::string::npos; at = text.find("pgstack ", at + 1)) {
-        if (at > 0 && (std::isalnum(static_cast<unsigned char>(text[at - 1])) || text[at - 1] == '_')) continue;
-        const std::string rest = text.substr(at + 8);
-        if (rest.empty() || !std::islower(static_cast<unsigned char>(rest[0]))) continue;
-        ++mentions;
-        EXPECT_EQ(check_named_command(*app, rest), "") << name << ": \"" << text << "\"";
-      }
-    }
+    mentions += check_mentions(*app, name, string_literals(pgstack::read_text_file(entry.path().string())));
   }
-  EXPECT_GE(mentions, 15) << "found too few mentions to be reading doctor's texts";
+  int sql_mentions = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(fs::path(PGSTACK_SOURCE_DIR) / "pgstack")) {
+    const auto& path = entry.path();
+    if (!path.filename().string().ends_with("_capability_contract.sql")) continue;
+    sql_mentions += check_mentions(*app, path.string(), sql_string_literals(pgstack::read_text_file(path.string())));
+  }
+  EXPECT_GE(mentions, 10) << "found too few mentions to be reading doctor's texts";
+  EXPECT_GE(sql_mentions, 5) << "found too few mentions to be reading the health checks' texts";
 }
 
 TEST(CliInput, TheSourceScannerFindsJoinedLiteralsAndAMissingCommand) {
@@ -270,7 +315,12 @@ TEST(CliInput, TheSourceScannerFindsJoinedLiteralsAndAMissingCommand) {
   EXPECT_EQ(check_named_command(*app, "top on the standby"), "");
   EXPECT_EQ(check_named_command(*app, "jobs list --queue q --state discarded (why)"), "");
   EXPECT_EQ(check_named_command(*app, "jobs list --bogus 1"), "pgstack jobs list has no option --bogus");
+  auto sql = sql_string_literals("SELECT 'run pgstack jobs ''stats'' '\n  'now' -- 'pgstack nope'\n, 'x'");
+  ASSERT_EQ(sql.size(), 2u);
+  EXPECT_EQ(sql[0], "run pgstack jobs 'stats' now");
+  EXPECT_EQ(sql[1], "x");
 }
+
 
 // ---- up's preflight ----------------------------------------------------------------
 

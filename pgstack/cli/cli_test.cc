@@ -20,7 +20,7 @@
 #include "pgstack/cluster/layout.h"
 #include "pgstack/cluster/stack.h"
 #include "pgstack/pg/connection.h"
-#include "pgstack/sys/files.h"
+#include "pgstack/base/files.h"
 #include "pgstack/sys/process.h"
 #include "pgstack/testing/cli_runner.h"
 #include "pgstack/testing/eventually.h"
@@ -61,7 +61,7 @@ struct TempStack {
   int port = pgstack::sys::free_tcp_ports(3);  // the primary's; the standby's and PgBouncer's follow it
   ~TempStack() {
     pgstack_cli({"down", "--dir", dir.string()});
-    if (auto pid = std::atoi(pgstack::sys::read_text_file((dir / "run/pgbouncer.pid").string()).c_str()); pid > 0)
+    if (auto pid = std::atoi(pgstack::read_text_file((dir / "run/pgbouncer.pid").string()).c_str()); pid > 0)
       ::kill(pid, SIGTERM);
     // Belt and braces: if our own down failed, stop the server anyway.
     for (const char* server : {"data/standby", "data/primary"})
@@ -277,7 +277,7 @@ TEST(Cli, UpReadsPgstackTomlAndRemembersIt) {
   EXPECT_EQ(doc["stack"]["config"], (stack.tmp.path / "pgstack.toml").string());
   EXPECT_EQ(doc["stack"]["pgbouncer"]["port"].get<int>(), pgbouncer_port);
   EXPECT_EQ(doc["stack"]["pgbouncer"]["default_pool_size"].get<int>(), 25);
-  const auto ini = pgstack::sys::read_text_file((stack.dir / "pgbouncer/pgbouncer.ini").string());
+  const auto ini = pgstack::read_text_file((stack.dir / "pgbouncer/pgbouncer.ini").string());
   EXPECT_NE(ini.find("default_pool_size = 25"), std::string::npos) << ini;
   EXPECT_NE(ini.find("max_db_connections = 40"), std::string::npos) << ini;
   {
@@ -321,7 +321,7 @@ TEST(Cli, UpReadsPgstackTomlAndRemembersIt) {
   auto typo = stack.up();
   EXPECT_EQ(typo.code, 1) << typo.output;
   EXPECT_NE(typo.output.find("[pgbouncer] default_pool_sise is not a setting"), std::string::npos) << typo.output;
-  EXPECT_NE(pgstack::sys::read_text_file((stack.dir / "pgbouncer/pgbouncer.ini").string()).find("default_pool_size = 25"),
+  EXPECT_NE(pgstack::read_text_file((stack.dir / "pgbouncer/pgbouncer.ini").string()).find("default_pool_size = 25"),
             std::string::npos);
   auto missing = stack.up({"--config", (stack.tmp.path / "nope.toml").string()});
   EXPECT_EQ(missing.code, 2) << missing.output;
@@ -524,12 +524,12 @@ TEST(CliMetrics, AnOpenAddressNeedsProtectionOrTheInsecureFlag) {
                                    "--insecure-listen"},
                                   {}, log);
   EXPECT_TRUE(pgstack::testing::eventually(
-      [&] { return pgstack::sys::read_text_file(log).find("serving http://0.0.0.0") != std::string::npos; }, 10s))
-      << pgstack::sys::read_text_file(log);
+      [&] { return pgstack::read_text_file(log).find("serving http://0.0.0.0") != std::string::npos; }, 10s))
+      << pgstack::read_text_file(log);
   ::kill(pid, SIGTERM);
-  EXPECT_NE(pgstack::sys::read_text_file(log).find("warning: --insecure-listen: anyone who can reach 0.0.0.0"),
+  EXPECT_NE(pgstack::read_text_file(log).find("warning: --insecure-listen: anyone who can reach 0.0.0.0"),
             std::string::npos)
-      << pgstack::sys::read_text_file(log);
+      << pgstack::read_text_file(log);
   EXPECT_TRUE(pgstack::testing::eventually([&] { return !pgstack::sys::process_alive(pid); }, 10s));
 }
 

@@ -1,6 +1,7 @@
-// The command groups of the pgstack CLI; main.cc registers each on the root App.
+// The command groups of the pgstack CLI; make_app() registers each on the root App.
 // One file per group (version_command.cc, install_command.cc, ...), each adding its
-// subcommands with their options, help text and callback.
+// subcommands with their options, help text and callback. A capability's group lives in
+// its own folder (pgstack/jobs/jobs_command.cc) and arrives by add_capability_commands.
 //
 //   CLI::App app{"pgstack"};
 //   pgstack::cli::add_version_command(app);
@@ -23,12 +24,10 @@ void add_stack_commands(CLI::App& app);  // up, down
 void add_tune_commands(CLI::App& app);   // tune, env
 void add_status_command(CLI::App& app);
 void add_backup_commands(CLI::App& app);  // backup full|diff|list|check
-void add_jobs_commands(CLI::App& app);    // jobs stats|list|show|retry|cancel|pause|resume
-void add_kv_commands(CLI::App& app);      // kv get|set|del|ttl
-void add_flags_commands(CLI::App& app);   // flags list|create|set|eval
-void add_sessions_commands(CLI::App& app);  // sessions list|revoke
-void add_pubsub_commands(CLI::App& app);  // pubsub publish|listen
 void add_maintain_command(CLI::App& app);
+// Every registered capability's group (`pgstack jobs ...`, `pgstack kv ...`): generated
+// from the pgstack_capability() calls (capability.h), so this list names none of them.
+void add_capability_commands(CLI::App& app);
 void add_doctor_command(CLI::App& app);
 void add_metrics_commands(CLI::App& app);  // metrics [--listen], metrics rules
 void add_top_command(CLI::App& app);

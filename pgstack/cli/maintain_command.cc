@@ -23,7 +23,7 @@ void add_maintain_command(CLI::App& app) {
   cmd->add_flag("--json", args->json, "Print as JSON");
   cmd->callback([args] {
     set_command("pgstack maintain");
-    auto conn = connect_installed(args->db, "pgstack.maintenance_tasks", "pgstack's core schema");
+    auto conn = connect_installed(args->db, capability::find("core"));
     auto runs = schema::run_due_maintenance(conn);
     bool failed = false;
     nlohmann::json out = nlohmann::json::array();

@@ -53,7 +53,7 @@ std::optional<std::string> resolve_config_file(const std::optional<std::string>&
 }
 
 doctor::Thresholds resolve_thresholds(const std::optional<std::string>& config, const ObserveTarget& target) {
-  if (auto file = resolve_config_file(config, target)) return doctor::load_thresholds(*file);
+  if (auto file = resolve_config_file(config, target)) return doctor::load_thresholds(*file, capability::all_thresholds());
   return {};
 }
 

@@ -13,7 +13,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "pgstack/sys/files.h"
+#include "pgstack/base/files.h"
 #include "pgstack/sys/process.h"
 
 namespace {
@@ -21,7 +21,7 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string readme_tour() {
-  const std::string text = pgstack::sys::read_text_file((fs::path(PGSTACK_SOURCE_DIR) / "README.md").string());
+  const std::string text = pgstack::read_text_file((fs::path(PGSTACK_SOURCE_DIR) / "README.md").string());
   const auto begin = text.find("<!-- readme-tour: begin -->");
   const auto end = text.find("<!-- readme-tour: end -->");
   if (begin == std::string::npos || end == std::string::npos) return {};

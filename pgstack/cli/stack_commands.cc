@@ -43,7 +43,7 @@ void run_up(const UpArgs& args) {
     report = cluster::up({.dir = args.dir,
                           .port = args.port,
                           .config = config_file(args),
-                          .check_config = [](const std::filesystem::path& file) { doctor::load_thresholds(file); }});
+                          .check_config = [](const std::filesystem::path& file) { doctor::load_thresholds(file, capability::all_thresholds()); }});
   } catch (const cluster::PortRefused& e) {
     if (args.port) throw BadUsage(e.what());  // a bad --port is bad usage; a bad file's port a failure
     throw;

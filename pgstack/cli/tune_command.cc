@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "pgstack/base/strings.h"
 #include "pgstack/cli/cli_context.h"
 #include "pgstack/cli/commands.h"
 #include "pgstack/cluster/layout.h"
@@ -113,16 +114,6 @@ void run_tune(const TuneArgs& args) {
             << fmt::format("# connections: {}   storage: {}   workload: {}\n", input.connections,
                            tune::to_string(input.storage), tune::to_string(input.workload))
             << tune::to_conf(settings);
-}
-
-// 'text' for a POSIX shell: single quotes, each ' written as '\''.
-std::string shell_quote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'') out += "'\\''";
-    else out += c;
-  }
-  return out + "'";
 }
 
 // "primary" -> "PRIMARY"; anything but letters and digits becomes '_'.

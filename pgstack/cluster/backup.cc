@@ -12,11 +12,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "pgstack/base/strings.h"
 #include "pgstack/cluster/layout.h"
 #include "pgstack/cluster/postgres_server.h"
 #include "pgstack/pg/connection.h"
 #include "pgstack/pg/errors.h"
-#include "pgstack/sys/files.h"
+#include "pgstack/base/files.h"
 #include "pgstack/sys/process.h"
 
 namespace pgstack::cluster {
@@ -50,9 +51,7 @@ std::string shell_word(const std::string& text) {
     plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || std::strchr("/._-+=:@,%", c));
   }
   if (plain) return out;
-  std::string quoted = "'";
-  for (char c : out) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
+  return shell_quote(out);
 }
 
 // pgbackrest.conf is an ini file: a value runs to the end of its line.
@@ -297,7 +296,7 @@ bool write_pgbackrest_config(const ClusterLayout& layout) {
   if (auto folder = repository_folder(layout); !folder.empty()) make_server_folder(folder);
   const auto file = pgbackrest_config(layout);
   // It may hold an S3 secret: written 0600 from the start.
-  if (!sys::replace_file_if_changed(file.string(), text, 0600)) return false;
+  if (!pgstack::replace_file_if_changed(file.string(), text, 0600)) return false;
   sys::give_to_server_user(file.string());
   return true;
 }

@@ -19,7 +19,7 @@
 #include "pgstack/cluster/stack_fixture.h"
 #include "pgstack/pg/connection.h"
 #include "pgstack/pg/errors.h"
-#include "pgstack/sys/files.h"
+#include "pgstack/base/files.h"
 #include "pgstack/sys/process.h"
 #include "pgstack/testing/cli_runner.h"
 
@@ -57,7 +57,7 @@ class ScratchServer {
                        fmt::format("-p {} -c listen_addresses='' -c unix_socket_directories={}", port_, socket_dir_.string())},
                       {.as_user = sys::server_user(), .timeout = 150s});
     started_ = r.exit_code == 0;
-    output_ = r.output + sys::read_text_file(log);
+    output_ = r.output + pgstack::read_text_file(log);
   }
   ~ScratchServer() {
     sys::run({sys::pg_binary("pg_ctl"), "stop", "-m", "immediate", "-w", "-D", data_.string()},
@@ -157,7 +157,7 @@ TEST_F(BackupStackTest, DiffBackupRestoresARowIntoAScratchCopy) {
   const auto target = root_ / "restored";
   EXPECT_THROW(restore_to(layout(), layout().primary().dir), pgstack::Error) << "never over the primary";
   restore_to(layout(), target);
-  EXPECT_NE(sys::read_text_file((target / "postgresql.auto.conf").string()).find("archive_mode = 'off'"), std::string::npos);
+  EXPECT_NE(pgstack::read_text_file((target / "postgresql.auto.conf").string()).find("archive_mode = 'off'"), std::string::npos);
   EXPECT_THROW(restore_to(layout(), target), pgstack::Error) << "the folder is not empty any more";
 
   ScratchServer copy(target, root_ / "restored-run", sys::free_tcp_port());

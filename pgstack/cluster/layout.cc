@@ -8,7 +8,7 @@
 
 #include "pgstack/cluster/layout_recovery.h"
 #include "pgstack/pg/errors.h"
-#include "pgstack/sys/files.h"
+#include "pgstack/base/files.h"
 
 namespace pgstack::cluster {
 
@@ -199,7 +199,7 @@ nlohmann::json ClusterLayout::to_json() const {
 
 void ClusterLayout::save() const {
   // No secret in it, but it maps the stack: the stack's user and group only.
-  sys::replace_file_if_changed(stack_file().string(), to_json().dump(2) + "\n", 0640);
+  pgstack::replace_file_if_changed(stack_file().string(), to_json().dump(2) + "\n", 0640);
 }
 
 }  // namespace pgstack::cluster

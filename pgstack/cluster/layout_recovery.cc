@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "pgstack/pg/errors.h"
-#include "pgstack/sys/files.h"
+#include "pgstack/base/files.h"
 
 namespace pgstack::cluster {
 namespace {
@@ -23,7 +23,7 @@ std::optional<int> to_port(const std::string& text) {
 
 // Line 4 of postmaster.pid is the port the server listens on.
 std::optional<int> port_in_pid_file(const fs::path& data) {
-  std::istringstream in(sys::read_text_file((data / "postmaster.pid").string()));
+  std::istringstream in(pgstack::read_text_file((data / "postmaster.pid").string()));
   std::string line;
   for (int i = 0; i < 4 && std::getline(in, line); ++i) {
   }
@@ -33,7 +33,7 @@ std::optional<int> port_in_pid_file(const fs::path& data) {
 // The last `key = value` of a conf/ini file (the one that wins), value unquoted.
 std::optional<std::string> setting_in(const fs::path& file, const std::string& key) {
   const std::regex pattern("^\\s*" + key + "\\s*=\\s*'?([^'#;\\s]*)'?");
-  std::istringstream in(sys::read_text_file(file.string()));
+  std::istringstream in(pgstack::read_text_file(file.string()));
   std::optional<std::string> value;
   std::smatch m;
   for (std::string line; std::getline(in, line);)
@@ -53,7 +53,7 @@ int server_port(const fs::path& data) {
 
 // PgBouncer's first [databases] entry names the database as dbname=...
 std::optional<std::string> pooled_database_name(const fs::path& ini) {
-  std::istringstream in(sys::read_text_file(ini.string()));
+  std::istringstream in(pgstack::read_text_file(ini.string()));
   const std::regex entry("dbname=([^\\s']+)");
   std::smatch m;
   for (std::string line; std::getline(in, line);)

@@ -12,14 +12,14 @@
 #include "pgstack/cluster/security_fixture.h"
 #include "pgstack/cluster/stack.h"
 #include "pgstack/pg/connection.h"
-#include "pgstack/sys/files.h"
+#include "pgstack/base/files.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using pgstack::cluster::ClusterLayout;
 
-std::string read(const fs::path& file) { return pgstack::sys::read_text_file(file.string()); }
+std::string read(const fs::path& file) { return pgstack::read_text_file(file.string()); }
 
 TEST_F(StackSecurityTest, TheLayoutIsRebuiltFromTheServersFilesNotFromDefaults) {
   const auto& made = layout();

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "pgstack/cluster/layout.h"
-#include "pgstack/sys/files.h"
+#include "pgstack/base/files.h"
 #include "pgstack/sys/process.h"
 
 namespace pgstack::cluster {
@@ -53,7 +53,7 @@ bool write_pg_hba(const fs::path& data_dir) {
   for (const auto& [name, text] : {std::pair{"pg_hba.conf", pg_hba_text()},
                                    std::pair{"pg_ident.conf", pg_ident_text(operator_os_users())}}) {
     const auto file = (data_dir / name).string();
-    if (!sys::replace_file_if_changed(file, text, 0600)) continue;
+    if (!pgstack::replace_file_if_changed(file, text, 0600)) continue;
     sys::give_to_server_user(file);
     changed = true;
   }

@@ -12,7 +12,7 @@
 #include "pgstack/cluster/roles.h"
 #include "pgstack/pg/connection.h"
 #include "pgstack/pg/errors.h"
-#include "pgstack/sys/files.h"
+#include "pgstack/base/files.h"
 #include "pgstack/sys/process.h"
 
 namespace pgstack::cluster {
@@ -143,16 +143,16 @@ bool write_files(const ClusterLayout& layout) {
   fs::create_directories(dir, ec);
   if (ec) throw Error(fmt::format("cannot create {}: {}; check the folder's permissions", dir.string(), ec.message()));
   bool changed = false;
-  changed |= sys::replace_file_if_changed(ini_file(layout).string(), ini_text(layout), 0640);
-  changed |= sys::replace_file_if_changed((dir / "pgbouncer_hba.conf").string(), hba_text(), 0640);
-  changed |= sys::replace_file_if_changed((dir / "userlist.txt").string(), userlist_text(layout), 0600);
+  changed |= pgstack::replace_file_if_changed(ini_file(layout).string(), ini_text(layout), 0640);
+  changed |= pgstack::replace_file_if_changed((dir / "pgbouncer_hba.conf").string(), hba_text(), 0640);
+  changed |= pgstack::replace_file_if_changed((dir / "userlist.txt").string(), userlist_text(layout), 0600);
   sys::give_to_server_user(dir.string());
   fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec, fs::perm_options::replace, ec);
   return changed;
 }
 
 pid_t read_pid(const ClusterLayout& layout) {
-  auto text = sys::read_text_file(pid_file(layout).string());
+  auto text = pgstack::read_text_file(pid_file(layout).string());
   return static_cast<pid_t>(std::atol(text.c_str()));
 }
 
@@ -214,7 +214,7 @@ PgBouncerState pgbouncer_state(const ClusterLayout& layout) {
   const pid_t pid = read_pid(layout);
   if (pid <= 0) return st;
   // A pid file naming another program (the pid was reused after a crash) is stale too.
-  const bool ours = sys::read_text_file(fmt::format("/proc/{}/comm", pid)).rfind("pgbouncer", 0) == 0;
+  const bool ours = pgstack::read_text_file(fmt::format("/proc/{}/comm", pid)).rfind("pgbouncer", 0) == 0;
   if (sys::process_alive(pid) && ours) {
     st.running = true;
     st.pid = pid;

@@ -9,7 +9,7 @@
 #include "pgstack/cluster/backup.h"
 #include "pgstack/pg/connection.h"
 #include "pgstack/pg/errors.h"
-#include "pgstack/sys/files.h"
+#include "pgstack/base/files.h"
 #include "pgstack/sys/process.h"
 
 namespace pgstack::cluster {
@@ -113,7 +113,7 @@ bool PostgresServer::write_config(const std::vector<tune::Setting>& settings) {
       "# ALTER SYSTEM (postgresql.auto.conf), which is read after it.\n";
   text += tune::to_conf(settings);
   // 0600 like the server's own configuration files.
-  if (!sys::replace_file_if_changed(config_file(), text, 0600)) return false;
+  if (!pgstack::replace_file_if_changed(config_file(), text, 0600)) return false;
   sys::give_to_server_user(config_file());
   return true;
 }

@@ -15,7 +15,7 @@
 #include <openssl/rand.h>
 
 #include "pgstack/pg/errors.h"
-#include "pgstack/sys/files.h"
+#include "pgstack/base/files.h"
 
 namespace pgstack::cluster {
 
@@ -87,7 +87,7 @@ void write_credentials(const fs::path& file, const std::map<std::string, std::st
   for (const auto& role : password_roles())
     if (auto it = passwords.find(role); it != passwords.end()) text += fmt::format("*:*:*:{}:{}\n", role, it->second);
   // Created 0600 from the start: the passwords are never readable by others, not even briefly.
-  sys::replace_file_if_changed(file.string(), text, 0600);
+  pgstack::replace_file_if_changed(file.string(), text, 0600);
 }
 
 namespace {

@@ -14,7 +14,7 @@
 #include "pgstack/cluster/postgres_server.h"
 #include "pgstack/pg/connection.h"
 #include "pgstack/pg/errors.h"
-#include "pgstack/sys/files.h"
+#include "pgstack/base/files.h"
 #include "pgstack/sys/process.h"
 
 namespace pgstack::cluster {
@@ -163,7 +163,7 @@ std::string postgres_rejects(const std::vector<tune::Setting>& settings) {
   char tmpl[] = "/tmp/pgstack-settings-check-XXXXXX";
   if (!::mkdtemp(tmpl)) throw Error(fmt::format("cannot make a scratch folder in /tmp: {}", std::strerror(errno)));
   const fs::path dir = tmpl;
-  sys::write_text_file((dir / "postgresql.conf").string(), "");
+  pgstack::write_text_file((dir / "postgresql.conf").string(), "");
   sys::give_to_server_user(dir.string());
   std::vector<std::string> argv = {sys::pg_binary("postgres"), "-D", dir.string(), "-C", "port"};
   for (const auto& s : settings) {

@@ -8,7 +8,7 @@
 #include <toml++/toml.h>
 
 #include "pgstack/cluster/postgres_server.h"
-#include "pgstack/cluster/toml_table.h"
+#include "pgstack/base/toml_table.h"
 #include "pgstack/tune/tune.h"
 
 #include "pgstack/pg/errors.h"

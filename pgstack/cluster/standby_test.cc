@@ -17,7 +17,7 @@
 #include "pgstack/cluster/stack_fixture.h"
 #include "pgstack/pg/connection.h"
 #include "pgstack/pg/errors.h"
-#include "pgstack/sys/files.h"
+#include "pgstack/base/files.h"
 #include "pgstack/sys/process.h"
 
 namespace pgstack::cluster {
@@ -61,7 +61,7 @@ TEST_F(StandbyStackTest, TheTwoServersSplitTheHostsMemoryBudget) {
   EXPECT_LE(bytes(primary, "shared_buffers") + bytes(standby, "shared_buffers"), budget);
   EXPECT_EQ(bytes(primary, "shared_buffers"), 128ll << 20);
   EXPECT_LE(bytes(primary, "effective_cache_size") + bytes(standby, "effective_cache_size"), 3 * budget);
-  auto conf = sys::read_text_file(PostgresServer(layout(), *layout().standby()).config_file());
+  auto conf = pgstack::read_text_file(PostgresServer(layout(), *layout().standby()).config_file());
   EXPECT_NE(conf.find("2 servers share the host"), std::string::npos) << conf;
 }
 

@@ -2,24 +2,26 @@
 
 #include <sys/statvfs.h>
 
+#include <algorithm>
 #include <cctype>
+#include <map>
 #include <fstream>
 #include <thread>
 
 #include <fmt/format.h>
 
+#include "pgstack/capability/capability.h"
 #include "pgstack/doctor/checks.h"
 #include "pgstack/doctor/server_facts.h"
+#include "pgstack/pg/json_text.h"
 
 namespace pgstack::doctor {
 namespace {
 
 // The thresholds of the decision tree (docs/observability.md says where each comes from).
-constexpr double kBrokerJobsPerSecond = 10000;     // sustained completions
-constexpr double kBacklogSeconds = 300;            // oldest available job
+// The capabilities' own thresholds are in their pgstack.<name>_advice() (SQL).
 constexpr double kSearchDocuments = 10e6;          // rows in tables searched with tsvector
 constexpr double kSearchMeanMs = 100;              // mean full-text statement time
-constexpr double kRedisOpsPerSecond = 50000;       // kv table operations
 constexpr double kCacheHitRatio = 0.99;
 constexpr double kWalBytesPerSecond = 50.0 * 1024 * 1024;
 constexpr double kLagSeconds = 60;
@@ -27,10 +29,21 @@ constexpr double kDiskUsed = 0.80;
 
 struct Counters {
   double at = 0, xacts = 0, row_writes = 0, wal_bytes = 0, blocks_hit = 0, blocks_read = 0;
-  double jobs_completed = 0, kv_ops = 0;
+  // Each capability's pgstack.<name>_usage(), by name.
+  std::map<std::string, nlohmann::json> usage;
 };
 
-Counters read_counters(pg::Connection& conn, bool jobs, bool kv) {
+// The capabilities that give advice: those with both pgstack.<name>_usage() and _advice().
+std::vector<std::string> advising_capabilities(pg::Connection& conn) {
+  const auto functions = capability::contract_functions(conn);
+  auto has = [&](const std::string& f) { return std::find(functions.begin(), functions.end(), f) != functions.end(); };
+  std::vector<std::string> out;
+  for (const auto& c : capability::capabilities())
+    if (has(c.name + "_usage") && has(c.name + "_advice")) out.push_back(c.name);
+  return out;
+}
+
+Counters read_counters(pg::Connection& conn, const std::vector<std::string>& advising) {
   auto row_rows = conn.query(
       "SELECT extract(epoch FROM clock_timestamp())::float8, "
       "  (SELECT coalesce(sum(xact_commit + xact_rollback), 0) FROM pg_stat_database)::float8, "
@@ -41,12 +54,28 @@ Counters read_counters(pg::Connection& conn, bool jobs, bool kv) {
   auto row = row_rows[0];
   Counters c{row.get<double>(0), row.get<double>(1), row.get<double>(2), row.get<double>(3), row.get<double>(4),
              row.get<double>(5)};
-  if (jobs) c.jobs_completed = conn.query_value<double>("SELECT coalesce(sum(completed), 0)::float8 FROM pgstack.job_queue_stats()");
-  if (kv)
-    c.kv_ops = conn.query_value<double>(
-        "SELECT coalesce(sum(coalesce(idx_scan, 0) + seq_scan + n_tup_ins + n_tup_upd + n_tup_del), 0)::float8 "
-        "FROM pg_stat_user_tables WHERE schemaname = 'pgstack' AND relname LIKE 'kv\\_ns\\_%'");
+  for (const auto& name : advising)
+    c.usage[name] = pg::parse_json(
+        conn.query_value<std::string>("SELECT pgstack." + conn.quote_identifier(name + "_usage") + "()::text"),
+        "pgstack." + name + "_usage()");
   return c;
+}
+
+// A capability's evidence from its pgstack.<name>_advice(before, after, seconds).
+void capability_advice(pg::Connection& conn, const std::string& name, const Counters& a, const Counters& b,
+                       double seconds, std::vector<Evidence>& out) {
+  auto rows = conn.query("SELECT area, figure, measured, measured_text, threshold, threshold_text, alternative, "
+                         "justified, verdict, headroom FROM pgstack." +
+                             conn.quote_identifier(name + "_advice") + "($1::jsonb, $2::jsonb, $3)",
+                         a.usage.at(name), b.usage.at(name), seconds);
+  for (auto row : rows) {
+    Evidence e{row.get<std::string>(0), row.get<std::string>(1), row.get<double>(2), row.get<std::string>(3),
+               row.get<double>(4), row.get<std::string>(5), row.get<std::string>(6)};
+    e.justified = row.get<bool>(7);
+    e.verdict = row.get<std::string>(8);
+    e.headroom = row.get<std::optional<double>>(9);
+    out.push_back(std::move(e));
+  }
 }
 
 // A figure that justifies the alternative when it rises above threshold.
@@ -75,37 +104,14 @@ double machine_memory_bytes() {
 }  // namespace
 
 std::vector<Evidence> advise(pg::Connection& conn, const AdviseOptions& o) {
-  const bool jobs = relation_exists(conn, "pgstack.job_queues");
-  const bool kv = relation_exists(conn, "pgstack.kv_namespaces");
-  auto a = read_counters(conn, jobs, kv);
+  const auto advising = advising_capabilities(conn);
+  auto a = read_counters(conn, advising);
   std::this_thread::sleep_for(o.window);
-  auto b = read_counters(conn, jobs, kv);
+  auto b = read_counters(conn, advising);
   const double secs = std::max(b.at - a.at, 0.001);
   const auto over = fmt::format("over {}", seconds_text(secs));
   std::vector<Evidence> out;
-
-  if (jobs) {
-    double rate = (b.jobs_completed - a.jobs_completed) / secs;
-    auto row_rows = conn.query(
-        "SELECT coalesce(sum(available), 0)::float8, "
-        "       coalesce(max(extract(epoch FROM now() - oldest_available_at)), 0)::float8 FROM pgstack.job_queue_stats()");
-    auto row = row_rows[0];
-    double backlog = row.get<double>(0), oldest = row.get<double>(1);
-    out.push_back(above("jobs", "jobs completed per second", rate,
-                        fmt::format("{:.1f} jobs/s {}; {:.0f} available, the oldest waiting {}", rate, over, backlog,
-                                    seconds_text(oldest)),
-                        kBrokerJobsPerSecond, fmt::format("{:.0f} jobs/s sustained", kBrokerJobsPerSecond),
-                        "a message broker (RabbitMQ, Kafka)",
-                        "Postgres is enough for the job queue",
-                        "sustained past the point where the queue's writes and vacuum compete with the application's: "
-                        "measure a week of it, then consider a broker for the highest-volume queue"));
-    out.push_back(above("jobs", "age of the oldest available job, seconds", oldest,
-                        fmt::format("{} ({:.0f} jobs available)", seconds_text(oldest), backlog), kBacklogSeconds,
-                        seconds_text(kBacklogSeconds), "more workers (another system would not help)",
-                        "workers keep up with the queue",
-                        "the workers are behind: add workers or concurrency first; a broker would not make them "
-                        "faster"));
-  }
+  for (const auto& name : advising) capability_advice(conn, name, a, b, secs, out);
 
   auto search_rows = conn.query(
       "SELECT count(*)::float8, coalesce(sum(s.n_live_tup), 0)::float8 FROM pg_stat_user_tables s "
@@ -155,16 +161,6 @@ std::vector<Evidence> advise(pg::Connection& conn, const AdviseOptions& o) {
                             : "the working set fits in memory";
     out.push_back(std::move(e));
   }
-  if (kv) {
-    double ops = (b.kv_ops - a.kv_ops) / secs;
-    out.push_back(above("kv", "kv table operations per second", ops,
-                        fmt::format("{:.0f} ops/s {} (index lookups and row writes)", ops, over), kRedisOpsPerSecond,
-                        fmt::format("{:.0f} ops/s sustained", kRedisOpsPerSecond), "Redis",
-                        "Postgres is enough for kv and caching",
-                        "sustained past half of what kv measured on a 2-core machine: move the hottest namespace to "
-                        "Redis, keep the rest"));
-  }
-
   {
     double size = conn.query_value<double>("SELECT coalesce(sum(pg_database_size(oid)), 0)::float8 FROM pg_database");
     double memory = machine_memory_bytes();

@@ -1,6 +1,6 @@
 // The checks doctor runs against one server, grouped by where they come from: the six
-// alerts (alert_checks.cc), PgHero's health checks (health_checks.cc) and pgstack's own
-// workloads (workload_checks.cc). Each adds Findings through its CheckContext; a check
+// alerts (alert_checks.cc), PgHero's health checks (health_checks.cc) and the registered
+// capabilities' own, which are SQL (capability_checks.cc). Each adds Findings through its CheckContext; a check
 // that cannot run (no privilege, a missing extension) says so as a note and the rest go on.
 //
 //   CheckContext ctx{conn, "primary", thresholds, report};
@@ -34,10 +34,10 @@ struct CheckContext {
   }
 };
 
-using Check = void (*)(CheckContext&);
+using Check = std::function<void(CheckContext&)>;
 
 // Runs check, recording that it ran; an error becomes an info finding naming the check.
-void run_check(CheckContext& ctx, const char* name, Check check);
+void run_check(CheckContext& ctx, const char* name, const Check& check);
 
 // The six alerts.
 void check_cache_hit_ratio(CheckContext& ctx);
@@ -60,12 +60,8 @@ void check_vacuum_overdue(CheckContext& ctx);
 void check_archiving(CheckContext& ctx);
 void check_slow_statements(CheckContext& ctx);
 
-// pgstack's workloads, when installed in the database.
-void check_job_backlog(CheckContext& ctx);
-void check_discarded_jobs(CheckContext& ctx);
-void check_kv_bloat(CheckContext& ctx);
-void check_expired_leases(CheckContext& ctx);
-void check_housekeeping(CheckContext& ctx);
+// Every installed capability's pgstack.<name>_health(), each as a check of its own.
+void check_capabilities(CheckContext& ctx);
 
 // Every check above that applies to the server, in order.
 void check_server(CheckContext& ctx);

@@ -20,7 +20,7 @@
 #include "pgstack/doctor/doctor.h"
 #include "pgstack/metrics/scraper.h"
 #include "pgstack/pg/connection.h"
-#include "pgstack/sys/files.h"
+#include "pgstack/base/files.h"
 #include "pgstack/sys/process.h"
 #include "pgstack/testing/cli_runner.h"
 #include "pgstack/testing/eventually.h"
@@ -179,7 +179,7 @@ TEST_F(ObserveStackTest, TheMetricsCommandServesHttpAndStopsOnSigterm) {
   client.set_read_timeout(10, 0);
   httplib::Result res{nullptr, httplib::Error::Unknown};
   EXPECT_TRUE(eventually([&] { return (res = client.Get("/metrics")) && res->status == 200; }, 10s))
-      << sys::read_text_file(log);
+      << pgstack::read_text_file(log);
   if (res) {
     EXPECT_EQ(sample(res->body, R"(pgstack_up{server="standby"})"), 1);
   }
@@ -192,7 +192,7 @@ TEST_F(ObserveStackTest, TheMetricsCommandServesHttpAndStopsOnSigterm) {
 // without the token and the stack's figures with it.
 TEST_F(ObserveStackTest, TheMetricsCommandServesTheStacksCertificateAndAsksForCredentials) {
   const auto token = root_ / "metrics.token";
-  sys::write_text_file(token.string(), "0123456789abcdef0123456789abcdef\n");
+  pgstack::write_text_file(token.string(), "0123456789abcdef0123456789abcdef\n");
   std::filesystem::permissions(token, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
                                std::filesystem::perm_options::replace);
   const int port = sys::free_tcp_port();
@@ -208,12 +208,12 @@ TEST_F(ObserveStackTest, TheMetricsCommandServesTheStacksCertificateAndAsksForCr
     return sys::run(argv, {.timeout = 30s}).output;
   };
   EXPECT_TRUE(eventually([&] { return curl({}).find("HTTP/1.1 401") != std::string::npos; }, 10s))
-      << curl({}) << sys::read_text_file(log);
+      << curl({}) << pgstack::read_text_file(log);
   auto with_token = curl({"-H", "Authorization: Bearer 0123456789abcdef0123456789abcdef"});
   EXPECT_NE(with_token.find("HTTP/1.1 200"), std::string::npos) << with_token;
   EXPECT_EQ(sample(with_token.substr(with_token.find("\r\n\r\n") + 4), R"(pgstack_up{server="primary"})"), 1)
       << with_token;
-  EXPECT_NE(sys::read_text_file(log).find("serving https://0.0.0.0"), std::string::npos) << sys::read_text_file(log);
+  EXPECT_NE(pgstack::read_text_file(log).find("serving https://0.0.0.0"), std::string::npos) << pgstack::read_text_file(log);
   ::kill(pid, SIGTERM);
   EXPECT_TRUE(eventually([&] { return !sys::process_alive(pid); }, 10s)) << "SIGTERM stops it";
 }

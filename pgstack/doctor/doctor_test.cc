@@ -12,10 +12,12 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <thread>
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "pgstack/doctor/activity.h"
 #include "pgstack/doctor/advise.h"
@@ -42,9 +44,9 @@ Thresholds quick() {
   t.idle_in_transaction_sessions = 2;
   t.idle_in_transaction_seconds = 0.3;
   t.rate_window_seconds = 1;
-  t.job_oldest_available_seconds = 0.3;
-  t.discarded_jobs_per_hour = 0;
-  t.kv_dead_ratio = 0.3;
+  t.capability["job_oldest_available_seconds"] = 0.3;
+  t.capability["discarded_jobs_per_hour"] = 0;
+  t.capability["kv_dead_ratio"] = 0.3;
   return t;
 }
 
@@ -288,6 +290,15 @@ TEST_F(DoctorTest, JobBacklogAndKvBloatAreFoundInPgstacksOwnTables) {
   ASSERT_NE(find(r, "job_backlog", "queue default"), nullptr) << r.to_text();
   ASSERT_NE(find(r, "kv_bloat", "default"), nullptr) << r.to_text();
   EXPECT_EQ(find(r, "dead_tuples", "kv_ns_default"), nullptr) << "kv's table is judged by kv_bloat alone";
+  // The same checks through the SQL contract, as any tool reads them: every capability at
+  // once, each finding naming its capability.
+  auto rows = conn_.query(
+      "SELECT capability, check_name, subject FROM pgstack.health($1::jsonb) WHERE severity <> 'ok' ORDER BY 1, 2",
+      quick().to_json());
+  std::set<std::string> found;
+  for (auto row : rows) found.insert(row.get<std::string>(0) + "/" + row.get<std::string>(1) + "/" + row.get<std::string>(2));
+  EXPECT_TRUE(found.contains("jobs/job_backlog/queue default")) << fmt::format("{}", fmt::join(found, ", "));
+  EXPECT_TRUE(found.contains("kv/kv_bloat/kv namespace default")) << fmt::format("{}", fmt::join(found, ", "));
 
   // A worker takes the job (it is running, no longer waiting), and vacuum clears kv.
   EXPECT_EQ(conn_.query_value<std::int64_t>("SELECT count(*) FROM pgstack.claim_jobs('default', 'test-worker', 10)"), 1);
@@ -522,13 +533,32 @@ TEST(Thresholds, NanAndInfinityAreRefusedLikeAnyValueOutOfRange) {
     std::ofstream(file) << "[doctor]\n" << line << "\n";
     const auto key = line.substr(0, line.find(' '));
     try {
-      load_thresholds(file);
+      load_thresholds(file, capability::all_thresholds());
       ADD_FAILURE() << line << " was accepted";
     } catch (const Error& e) {
       // "is nan; it must be a number from 0 to 1", or for counts "must be a whole number from 1 to ...".
       EXPECT_NE(std::string(e.what()).find(fmt::format("[doctor] {} ", key)), std::string::npos) << e.what();
       EXPECT_NE(std::string(e.what()).find("number from "), std::string::npos) << e.what();
     }
+  }
+  fs::remove_all(dir);
+}
+
+// A capability's thresholds (capability.h) are [doctor] keys like the others: their
+// defaults when absent, checked against their range, and unknown keys still refused.
+TEST(Thresholds, CapabilityKeysAreReadCheckedAndPassedToTheirHealthFunctions) {
+  char tmpl[] = "/tmp/pgstack-thresholds-XXXXXX";
+  const fs::path dir = ::mkdtemp(tmpl);
+  const fs::path file = dir / "pgstack.toml";
+  std::ofstream(file) << "[doctor]\nkv_dead_ratio = 0.7\n";
+  auto t = load_thresholds(file, capability::all_thresholds());
+  EXPECT_EQ(t.capability.at("kv_dead_ratio"), 0.7);
+  EXPECT_EQ(t.capability.at("job_oldest_available_seconds"), 300) << "the default, when the file leaves it out";
+  EXPECT_EQ(t.to_json().at("kv_dead_ratio"), 0.7);
+  EXPECT_EQ(t.to_json().at("dead_tuples_min"), 1000) << "the server thresholds travel too (kv_bloat reads this one)";
+  for (const std::string line : {"kv_dead_ratio = 1.5", "discarded_jobs_per_hour = 2.5", "kv_dead_ratios = 0.5"}) {
+    std::ofstream(file) << "[doctor]\n" << line << "\n";
+    EXPECT_THROW(load_thresholds(file, capability::all_thresholds()), Error) << line << " was accepted";
   }
   fs::remove_all(dir);
 }

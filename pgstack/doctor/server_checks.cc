@@ -6,7 +6,7 @@
 
 namespace pgstack::doctor {
 
-void run_check(CheckContext& ctx, const char* name, Check check) {
+void run_check(CheckContext& ctx, const char* name, const Check& check) {
   ctx.report.ran(ctx.server, name);
   try {
     check(ctx);
@@ -33,7 +33,7 @@ void check_server(CheckContext& ctx) {
   ctx.in_recovery = row.get<bool>(0);
   ctx.database = row.get<std::string>(1);
   if (ctx.counters.at == 0) ctx.counters.at = row.get<double>(2);  // the caller may have read it with the baseline
-  const std::pair<const char*, Check> checks[] = {
+  const std::pair<const char*, void (*)(CheckContext&)> checks[] = {
       {"cache_hit_ratio", check_cache_hit_ratio},
       {"replication_lag", check_replication_lag},
       {"dead_tuples", check_dead_tuples},
@@ -51,13 +51,9 @@ void check_server(CheckContext& ctx) {
       {"vacuum_overdue", check_vacuum_overdue},
       {"archiving_failing", check_archiving},
       {"slow_statement", check_slow_statements},
-      {"job_backlog", check_job_backlog},
-      {"discarded_jobs", check_discarded_jobs},
-      {"kv_bloat", check_kv_bloat},
-      {"job_lease_expired", check_expired_leases},
-      {"housekeeping_overdue", check_housekeeping},
   };
   for (const auto& [name, check] : checks) run_check(ctx, name, check);
+  check_capabilities(ctx);
 }
 
 std::string percent(double ratio) { return fmt::format("{:.1f}%", ratio * 100); }

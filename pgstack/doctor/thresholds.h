@@ -7,11 +7,19 @@
 //   cache_hit_ratio_min = 0.99
 //   replication_lag_seconds = 30
 //
-//   auto t = pgstack::doctor::load_thresholds("pgstack.toml");   // defaults when absent
+//   auto t = pgstack::doctor::load_thresholds("pgstack.toml", pgstack::capability::all_thresholds());
+//   // defaults when absent; t.capability["job_oldest_available_seconds"] == 300
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "pgstack/capability/capability.h"
 
 namespace pgstack::doctor {
 
@@ -46,15 +54,21 @@ struct Thresholds {
   std::int64_t slow_statement_min_calls = 10;
   std::int64_t inactive_slot_critical_bytes = std::int64_t{1} << 30;  // WAL an inactive slot holds back
 
-  // The stack and pgstack's workloads.
+  // The stack.
   double backup_max_age_hours = 26;         // the policy: a diff daily (docs/stack.md), plus slack
-  double job_oldest_available_seconds = 300;
-  std::int64_t discarded_jobs_per_hour = 10;
-  double kv_dead_ratio = 0.50;  // dead rows of a kv namespace's table
+
+  // The capabilities' own (capability::Threshold), by key: job_oldest_available_seconds,
+  // kv_dead_ratio, ... A key left out takes the default its health function has.
+  std::map<std::string, double> capability;
+
+  // Every threshold above by its [doctor] key, as pgstack.<name>_health() takes them.
+  nlohmann::json to_json() const;
 };
 
-// The [doctor] table of file, over the defaults. Throws pgstack::Error naming the file
+// The [doctor] table of file, over the defaults; capability_thresholds are the keys the
+// capabilities add (capability::all_thresholds()). Throws pgstack::Error naming the file
 // and key for an unknown key or a value out of range.
-Thresholds load_thresholds(const std::filesystem::path& file);
+Thresholds load_thresholds(const std::filesystem::path& file,
+                           const std::vector<capability::Threshold>& capability_thresholds);
 
 }  // namespace pgstack::doctor

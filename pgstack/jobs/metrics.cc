@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "pgstack/metrics/exposition.h"
+#include "pgstack/base/exposition.h"
 
 namespace pgstack::jobs {
 
@@ -15,7 +15,7 @@ const char* const kOldestAges =
 
 namespace {
 
-std::string label(std::string_view value) { return metrics::escape_label(value); }
+std::string label(std::string_view value) { return pgstack::escape_label(value); }
 
 void header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
   out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);

@@ -22,7 +22,7 @@
 
 #include <fmt/format.h>
 
-#include "pgstack/jobs/cron.h"
+#include "pgstack/base/cron.h"
 #include "pgstack/jobs/job_queue.h"
 #include "pgstack/pg/errors.h"
 #include "pgstack/pg/listener.h"

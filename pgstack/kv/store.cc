@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "pgstack/kv/batches.h"
-#include "pgstack/kv/coalescer.h"
+#include "pgstack/base/coalescer.h"
 #include "pgstack/pg/errors.h"
 #include "pgstack/pg/json_text.h"
 

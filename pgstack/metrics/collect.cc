@@ -1,11 +1,14 @@
 #include "pgstack/metrics/collect.h"
 
+#include <algorithm>
 #include <functional>
 #include <initializer_list>
 #include <utility>
 
+#include "pgstack/capability/capability.h"
 #include "pgstack/doctor/server_facts.h"
 #include "pgstack/pg/errors.h"
+#include "pgstack/pg/json_text.h"
 
 namespace pgstack::metrics {
 namespace {
@@ -75,11 +78,6 @@ constexpr FamilyDef kFamilies[] = {
     {"pgstack_statement_blocks_hit_total", "counter", "Shared blocks hit by a top statement."},
     {"pgstack_statement_blocks_read_total", "counter", "Shared blocks read by a top statement."},
     {"pgstack_statement_info", "gauge", "A top statement's text (first 200 characters), by queryid; always 1."},
-    {"pgstack_kv_entries", "gauge", "Live entries of a kv namespace (estimate)."},
-    {"pgstack_kv_dead_entries", "gauge", "Dead rows of a kv namespace's table, awaiting vacuum."},
-    {"pgstack_kv_size_bytes", "gauge", "Size of a kv namespace's table with its index."},
-    {"pgstack_kv_reads_total", "counter", "Key lookups in a kv namespace (index scans)."},
-    {"pgstack_kv_writes_total", "counter", "Rows written to a kv namespace: sets, deletes, sweeps."},
     {"pgstack_collector_success", "gauge",
      "1 when a group of figures was read in this scrape, 0 when its query failed (the others are still read)."},
 };
@@ -238,17 +236,20 @@ void collect_statements(pg::Connection& conn, const std::string& server, const C
   out.sample("pgstack_pg_stat_statements_available", {{"server", server}}, available ? 1 : 0);
 }
 
-void collect_kv(pg::Connection& conn, const std::string& server, Exposition& out) {
-  if (!doctor::relation_exists(conn, "pgstack.kv_namespaces")) return;
-  emit(out,
-       conn.query("SELECT n.name, s.n_live_tup::float8, s.n_dead_tup::float8, pg_total_relation_size(s.relid)::float8, "
-                  "  (coalesce(s.idx_scan, 0) + s.seq_scan)::float8, (s.n_tup_ins + s.n_tup_upd + s.n_tup_del)::float8 "
-                  "FROM pgstack.kv_namespaces n "
-                  "JOIN pg_stat_user_tables s ON s.schemaname = 'pgstack' AND s.relname = 'kv_ns_' || n.name "
-                  "ORDER BY 1"),
-       server, {"namespace"},
-       {"pgstack_kv_entries", "pgstack_kv_dead_entries", "pgstack_kv_size_bytes", "pgstack_kv_reads_total",
-        "pgstack_kv_writes_total"});
+// A capability's samples, from its pgstack.<name>_metrics(): it declares its own
+// families (name, type, help on every row), doctor-style labels as a JSON object.
+void collect_capability(pg::Connection& conn, const std::string& server, const std::string& function, Exposition& out) {
+  auto rows = conn.query("SELECT family, type, help, labels::text, value FROM pgstack." + conn.quote_identifier(function) +
+                         "()");
+  for (auto row : rows) {
+    const auto family = row.get<std::string>(0);
+    out.family(family, row.get<std::string>(1), row.get<std::string>(2));
+    Labels labels{{"server", server}};
+    const auto object = pg::parse_json(row.get<std::string>(3), "labels");
+    for (const auto& [name, value] : object.items())
+      labels.emplace_back(name, value.is_string() ? value.get<std::string>() : value.dump());
+    if (auto v = row.get<std::optional<double>>(4)) out.sample(family, labels, *v);
+  }
 }
 
 }  // namespace
@@ -263,15 +264,27 @@ void collect_server(pg::Connection& conn, const std::string& server, const Colle
   // Each group into an exposition of its own, merged only when it all read: a query
   // that fails (a privilege missing, a catalog oddity) loses its own figures, never the
   // server's scrape or its pgstack_up. A lost connection still fails the whole scrape.
-  const std::pair<const char*, std::function<void(Exposition&)>> groups[] = {
+  const std::pair<std::string, std::function<void(Exposition&)>> groups[] = {
       {"activity", [&](Exposition& e) { collect_activity(conn, server, options, e); }},
       {"databases", [&](Exposition& e) { collect_databases(conn, server, e); }},
       {"replication", [&](Exposition& e) { collect_replication(conn, server, standby, e); }},
       {"relations", [&](Exposition& e) { collect_relations(conn, server, e); }},
       {"statements", [&](Exposition& e) { collect_statements(conn, server, options, e); }},
-      {"kv", [&](Exposition& e) { collect_kv(conn, server, e); }},
   };
-  for (const auto& [name, collect] : groups) {
+  std::vector<std::pair<std::string, std::function<void(Exposition&)>>> collectors(std::begin(groups), std::end(groups));
+  // The capabilities' figures, from the primary only: a standby holds the same queues
+  // (and no unlogged rows), and summing both would count every job twice.
+  if (!standby) {
+    const auto functions = capability::contract_functions(conn);
+    for (const auto& c : capability::capabilities()) {
+      const std::string function = c.name + "_metrics";
+      if (std::find(functions.begin(), functions.end(), function) == functions.end()) continue;
+      collectors.emplace_back(c.name, [&conn, &server, function](Exposition& e) {
+        collect_capability(conn, server, function, e);
+      });
+    }
+  }
+  for (const auto& [name, collect] : collectors) {
     Exposition part;
     declare_server_families(part);
     bool ok = true;

@@ -2,8 +2,9 @@
 // connections by state, settings), every database's counters, checkpoints and WAL,
 // replication as the primary or the standby sees it, archiving, the connected
 // database's tables, indexes and sequences, the top statements of pg_stat_statements
-// (read, never reset), and pgstack's kv namespaces. Every sample carries a `server`
-// label ("primary", "standby"). PgBouncer and the backups are read by collect_stack.h.
+// (read, never reset), and on the primary each installed capability's own figures
+// (pgstack.<name>_metrics(), capability.h). Every sample carries a `server` label
+// ("primary", "standby"). PgBouncer and the backups are read by scraper.h.
 //
 //   Exposition out;
 //   pgstack::metrics::collect_server(conn, "primary", {}, out);
@@ -11,7 +12,7 @@
 
 #include <string>
 
-#include "pgstack/metrics/exposition.h"
+#include "pgstack/base/exposition.h"
 #include "pgstack/pg/connection.h"
 
 namespace pgstack::metrics {

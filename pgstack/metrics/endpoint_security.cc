@@ -15,20 +15,13 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "pgstack/base/strings.h"
 #include "pgstack/pg/errors.h"
 
 namespace pgstack::metrics {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Token files and headers may end with a newline or spaces; secrets never contain them.
-std::string trim(std::string text) {
-  const char* space = " \t\r\n";
-  text.erase(0, text.find_first_not_of(space));
-  text.erase(text.find_last_not_of(space) + 1);
-  return text;
-}
 
 std::string read_secret_file(const fs::path& file, const std::string& what) {
   check_secret_file_mode(file, what);
@@ -134,7 +127,7 @@ std::vector<BasicUser> parse_basic_auth_file(const std::string& text, const std:
   std::istringstream in(text);
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
-    line = trim(line);
+    line = std::string(trim(line));
     if (line.empty() || line[0] == '#') continue;
     auto colon = line.find(':');
     // The line is never quoted back: it may hold a password written in clear by mistake.
@@ -164,7 +157,7 @@ Credentials load_credentials(const EndpointSecurity& security) {
     out.users = parse_basic_auth_file(read_secret_file(security.basic_auth_file, "the basic auth file"),
                                       security.basic_auth_file.string());
   if (!security.bearer_token_file.empty()) {
-    out.bearer_token = trim(read_secret_file(security.bearer_token_file, "the bearer token file"));
+    out.bearer_token = std::string(trim(read_secret_file(security.bearer_token_file, "the bearer token file")));
     if (out.bearer_token.size() < 16 || out.bearer_token.find_first_of(" \t\r\n") != std::string::npos)
       throw pg::UsageError(fmt::format("the bearer token file {} must hold one token of at least 16 characters, "
                                        "without spaces; make one with `openssl rand -hex 32 > {}`",
@@ -181,7 +174,7 @@ bool Authenticator::allows(const std::string& header) const {
   if (space == std::string::npos) return false;
   std::string scheme = header.substr(0, space);
   for (auto& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  const std::string value = trim(header.substr(space + 1));
+  const std::string value(trim(header.substr(space + 1)));
   if (scheme == "basic") return !credentials_.users.empty() && allows_basic(value);
   if (scheme == "bearer") return !credentials_.bearer_token.empty() && allows_bearer(value);
   return false;

@@ -19,7 +19,7 @@
 #include "pgstack/doctor/observe_test_cluster.h"
 #include "pgstack/metrics/http_endpoint.h"
 #include "pgstack/metrics/metrics_config.h"
-#include "pgstack/sys/files.h"
+#include "pgstack/base/files.h"
 #include "pgstack/sys/process.h"
 #include "pgstack/testing/eventually.h"
 
@@ -300,7 +300,7 @@ TEST_F(SecuredEndpointTest, PrometheusScrapesWithBasicAuthBearerAndTls) {
       30s);
   ::kill(pid, SIGTERM);
   EXPECT_TRUE(pgstack::testing::eventually([&] { return !sys::process_alive(pid); }, 10s));
-  ASSERT_TRUE(scraped) << last_answer << "\n" << sys::read_text_file(log);
+  ASSERT_TRUE(scraped) << last_answer << "\n" << pgstack::read_text_file(log);
   EXPECT_EQ(up["basic_right"], "1");
   EXPECT_EQ(up["bearer"], "1");
   EXPECT_EQ(up["basic_wrong"], "0");

@@ -1,13 +1,13 @@
 #include "pgstack/metrics/metrics_config.h"
 
-#include "pgstack/cluster/toml_table.h"
+#include "pgstack/base/toml_table.h"
 
 namespace pgstack::metrics {
 
 MetricsConfig load_metrics_config(const std::filesystem::path& file) {
   MetricsConfig config;
-  auto root = cluster::read_toml_file(file);
-  cluster::TomlTable t(file, root, "metrics");
+  auto root = pgstack::read_toml_file(file);
+  pgstack::TomlTable t(file, root, "metrics");
   config.listen = t.text("listen");
   config.security.tls_cert = t.path("tls_cert").value_or("");
   config.security.tls_key = t.path("tls_key").value_or("");

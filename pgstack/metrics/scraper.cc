@@ -5,7 +5,6 @@
 #include "pgstack/cluster/backup.h"
 #include "pgstack/cluster/pgbouncer.h"
 #include "pgstack/doctor/server_facts.h"
-#include "pgstack/jobs/metrics.h"
 
 namespace pgstack::metrics {
 
@@ -113,19 +112,6 @@ Exposition read_backups(const cluster::ClusterLayout& layout) {
   return b;
 }
 
-// The job queue's figures, or nothing when it is not installed or cannot be read (a
-// query failing here must not mark the server down).
-std::string job_metrics(pg::Connection& conn) {
-  try {
-    if (!doctor::relation_exists(conn, "pgstack.job_queues")) return {};
-    return jobs::to_prometheus(jobs::collect_job_metrics(conn));
-  } catch (const pg::ConnectionError&) {
-    throw;
-  } catch (const pgstack::Error&) {
-    return {};
-  }
-}
-
 }  // namespace
 
 std::string Scraper::scrape_now() {
@@ -133,7 +119,6 @@ std::string Scraper::scrape_now() {
   Exposition out;
   declare_stack_families(out);
   declare_server_families(out);
-  std::string jobs_text;
   for (std::size_t i = 0; i < s.options.servers.size(); ++i) {
     const auto& target = s.options.servers[i];
     auto& conn = s.connections[i];
@@ -153,7 +138,6 @@ std::string Scraper::scrape_now() {
         one = Exposition();
         collect_server(*conn, target.server, s.options.collect, one);
         up = true;
-        if (jobs_text.empty() && !conn->query_value<bool>("SELECT pg_is_in_recovery()")) jobs_text = job_metrics(*conn);
       } catch (const pgstack::Error&) {
         conn.reset();
         if (!kept) break;  // a fresh connection failed: the server is down
@@ -191,7 +175,7 @@ std::string Scraper::scrape_now() {
     Exposition copy = s.backups;
     out.merge(std::move(copy));
   }
-  return out.text() + jobs_text;
+  return out.text();
 }
 
 }  // namespace pgstack::metrics

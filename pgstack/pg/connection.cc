@@ -8,14 +8,11 @@
 
 #include <fmt/format.h>
 
+#include "pgstack/base/strings.h"
+
 namespace pgstack::pg {
 
 namespace {
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
 
 [[noreturn]] void throw_connection_error(std::string message, bool lost) {
   ErrorFields f;
@@ -52,7 +49,7 @@ void validate_dsn(std::string_view dsn) {
   char* err = nullptr;
   PQconninfoOption* options = PQconninfoParse(std::string(dsn).c_str(), &err);
   if (!options) {
-    std::string reason = err ? trim(err) : "out of memory";
+    std::string reason = err ? std::string(trim(err)) : "out of memory";
     PQfreemem(err);
     throw UsageError(fmt::format(
         "invalid connection string: {}; use a URI like postgresql://user@host:5432/dbname "
@@ -102,7 +99,7 @@ Connection::Connection(const ConnectOptions& options)
     state = PQconnectPoll(conn_);
   }
   if (PQstatus(conn_) != CONNECTION_OK) {
-    std::string reason = trim(PQerrorMessage(conn_));
+    std::string reason(trim(PQerrorMessage(conn_)));
     const std::string target = redact_dsn(options_.dsn);
     close();
     throw_connection_error(fmt::format("cannot connect to PostgreSQL ({}): {}", target, reason), false);
@@ -448,6 +445,8 @@ void Connection::cancel() {
   PQcancel(c, err, sizeof err);
   PQfreeCancel(c);
 }
+
+bool Connection::uses_tls() const { return conn_ && PQsslInUse(conn_) == 1; }
 
 std::string Connection::quote_identifier(std::string_view name) const {
   if (!conn_) throw UsageError("quote_identifier needs an open connection (for its encoding)");

@@ -102,6 +102,8 @@ class Connection : public QueryMethods<Connection> {
   // through one, which is how a client tells (the server's own `port` setting differs).
   std::string port() const;
   std::string parameter(std::string_view name) const;  // server parameter, e.g. "TimeZone"
+  // True when the link to the server (or pooler) is encrypted with TLS.
+  bool uses_tls() const;
 
   // Asks the server to cancel the statement now running; safe from another thread.
   void cancel();

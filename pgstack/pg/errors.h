@@ -6,18 +6,9 @@
 //   catch (const pgstack::pg::SerializationFailure&) { retry(); }
 #pragma once
 
-#include <stdexcept>
 #include <string>
 
-namespace pgstack {
-
-// Base of every exception pgstack throws.
-class Error : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-}  // namespace pgstack
+#include "pgstack/base/error.h"
 
 namespace pgstack::pg {
 
@@ -86,12 +77,8 @@ PGSTACK_SQL_ERROR(InternalError, SqlError);                       // XX
 // Throws the most specific class for fields.sqlstate, the message composed from the fields.
 [[noreturn]] void throw_sql_error(ErrorFields fields);
 
-// The caller used the API wrongly: a wrong type requested from a column, a bad argument.
-// Fix the calling code; retrying will not help.
-class UsageError : public Error {
- public:
-  using Error::Error;
-};
+// pgstack::UsageError (base/error.h), by the name the driver's callers know.
+using pgstack::UsageError;
 
 // No connection came free within the pool's acquire timeout.
 class PoolTimeout : public Error {

@@ -22,7 +22,7 @@
 #include "pgstack/pg/connection.h"
 #include "pgstack/schema/schema_test_cluster.h"
 #include "pgstack/schema/sql_script.h"
-#include "pgstack/sys/files.h"
+#include "pgstack/base/files.h"
 
 namespace pgstack::schema {
 namespace {
@@ -44,7 +44,7 @@ std::vector<fs::path> documents() {
   return files;
 }
 
-std::string text_of(const fs::path& file) { return sys::read_text_file(file.string()); }
+std::string text_of(const fs::path& file) { return pgstack::read_text_file(file.string()); }
 
 std::vector<SqlBlock> sql_blocks(const fs::path& file) {
   std::vector<SqlBlock> blocks;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "pgstack/base/fd.h"
 #include "pgstack/sys/process.h"
 
 namespace pgstack::sys::detail {
@@ -24,24 +25,8 @@ struct ChildFailure {
   int error;  // errno
 };
 
-// A close-on-exec descriptor closed when it goes out of scope.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(other.release()) {}
-  Fd& operator=(Fd&& other) noexcept;
-  Fd(const Fd&) = delete;
-  ~Fd() { reset(); }
-
-  int get() const noexcept { return fd_; }
-  explicit operator bool() const noexcept { return fd_ >= 0; }
-  int release() noexcept;
-  void reset() noexcept;
-
- private:
-  int fd_ = -1;
-};
+// A descriptor closed when it goes out of scope (base/fd.h).
+using Fd = pgstack::Fd;
 
 struct Pipe {
   Fd read_end;

@@ -16,7 +16,7 @@
 
 #include "pgstack/pg/errors.h"
 #include "pgstack/sys/child_exec.h"
-#include "pgstack/sys/files.h"
+#include "pgstack/base/files.h"
 
 namespace pgstack::sys {
 

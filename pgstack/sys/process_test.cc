@@ -20,7 +20,7 @@
 #include <gtest/gtest.h>
 
 #include "pgstack/pg/errors.h"
-#include "pgstack/sys/files.h"
+#include "pgstack/base/files.h"
 #include "pgstack/testing/eventually.h"
 
 namespace {
@@ -373,14 +373,14 @@ TEST(Users, GiveToServerUserChownsRecursively) {
 TEST(Files, WriteAppendAndReadFromAnOffset) {
   TempDir dir;
   auto path = (dir.path / "f.txt").string();
-  EXPECT_EQ(pgstack::sys::read_text_file(path), "") << "missing reads as empty";
-  pgstack::sys::write_text_file(path, "first\n");
-  pgstack::sys::write_text_file(path, "second\n", pgstack::sys::WriteMode::append);
-  EXPECT_EQ(pgstack::sys::read_text_file(path), "first\nsecond\n");
-  EXPECT_EQ(pgstack::sys::read_text_file(path, 6), "second\n");
-  pgstack::sys::write_text_file(path, "replaced");
-  EXPECT_EQ(pgstack::sys::read_text_file(path), "replaced");
-  EXPECT_THROW(pgstack::sys::write_text_file((dir.path / "no/such/dir").string(), "x"), pgstack::Error);
+  EXPECT_EQ(pgstack::read_text_file(path), "") << "missing reads as empty";
+  pgstack::write_text_file(path, "first\n");
+  pgstack::write_text_file(path, "second\n", pgstack::WriteMode::append);
+  EXPECT_EQ(pgstack::read_text_file(path), "first\nsecond\n");
+  EXPECT_EQ(pgstack::read_text_file(path, 6), "second\n");
+  pgstack::write_text_file(path, "replaced");
+  EXPECT_EQ(pgstack::read_text_file(path), "replaced");
+  EXPECT_THROW(pgstack::write_text_file((dir.path / "no/such/dir").string(), "x"), pgstack::Error);
 }
 
 }  // namespace

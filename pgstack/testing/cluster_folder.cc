@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "pgstack/pg/errors.h"
-#include "pgstack/sys/files.h"
+#include "pgstack/base/files.h"
 #include "pgstack/sys/process.h"
 
 namespace pgstack::testing::detail {
@@ -29,7 +29,7 @@ constexpr std::size_t kMaxBaseLength = 107 - (1 + 20 + 5 + 15);
 // A folder with no owner file yet is someone's cluster being created, unless older.
 constexpr auto kOwnerlessGrace = 60s;
 
-std::string read_text(const fs::path& path) { return sys::read_text_file(path.string()); }
+std::string read_text(const fs::path& path) { return pgstack::read_text_file(path.string()); }
 
 // Field 22 of /proc/<pid>/stat: when the process started, in clock ticks since boot.
 std::string start_time_of(pid_t pid) {
@@ -72,7 +72,7 @@ std::string make_cluster_folder(const std::string& base) {
     throw Error("TestCluster: cannot create a folder in " + base + ": " + std::strerror(errno));
   }
   try {
-    sys::write_text_file((fs::path(pattern) / kOwnerFile).string(),
+    pgstack::write_text_file((fs::path(pattern) / kOwnerFile).string(),
                          std::to_string(::getpid()) + " " + start_time_of(::getpid()) + "\n");
   } catch (...) {
     std::error_code ec;

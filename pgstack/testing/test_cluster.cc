@@ -13,7 +13,7 @@
 
 #include "pgstack/pg/connection.h"
 #include "pgstack/pg/errors.h"
-#include "pgstack/sys/files.h"
+#include "pgstack/base/files.h"
 #include "pgstack/sys/process.h"
 #include "pgstack/testing/cluster_folder.h"
 #include "pgstack/testing/watchdog.h"
@@ -57,8 +57,8 @@ std::uintmax_t size_of(const std::string& path) {
   return ec ? 0 : size;
 }
 
-void write_file(const fs::path& path, const std::string& text, sys::WriteMode mode = sys::WriteMode::replace) {
-  sys::write_text_file(path.string(), text, mode);
+void write_file(const fs::path& path, const std::string& text, pgstack::WriteMode mode = pgstack::WriteMode::replace) {
+  pgstack::write_text_file(path.string(), text, mode);
   sys::give_to_server_user(path.string());
 }
 
@@ -128,7 +128,7 @@ void TestCluster::State::write_settings() {
       "shared_preload_libraries = 'pg_stat_statements'\n"
       "include '" + std::string(kPortFile) + "'\n";
   for (const auto& line : options.settings) conf += line + "\n";
-  write_file(fs::path(data) / "postgresql.conf", conf, sys::WriteMode::append);
+  write_file(fs::path(data) / "postgresql.conf", conf, pgstack::WriteMode::append);
 }
 
 void TestCluster::State::write_port() {
@@ -149,7 +149,7 @@ void TestCluster::State::start() {
     auto log_start = size_of(log);
     auto r = run_server_program(root, {"pg_ctl", "start", "-w", "-t", "60", "-D", data, "-l", log, "-s"}, 90s);
     if (r.exit_code == 0) return;
-    std::string server_log = sys::read_text_file(log, log_start);
+    std::string server_log = pgstack::read_text_file(log, log_start);
     if (attempt < kStartAttempts && is_port_collision(server_log)) continue;  // someone took the port
     throw Error("TestCluster: pg_ctl start failed (exit " + std::to_string(r.exit_code) + "): " + r.output +
                 "\nserver log " + log + ":\n" + server_log);

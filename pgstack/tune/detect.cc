@@ -10,16 +10,11 @@
 #include <sstream>
 #include <thread>
 
+#include "pgstack/base/strings.h"
 #include "pgstack/tune/tune.h"
 
 namespace pgstack::tune {
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
-}
 
 template <class T>
 std::optional<T> to_number(std::string_view s) {

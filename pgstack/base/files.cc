@@ -1,4 +1,4 @@
-#include "pgstack/sys/files.h"
+#include "pgstack/base/files.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -7,13 +7,13 @@
 #include <cerrno>
 #include <cstring>
 
-#include "pgstack/pg/errors.h"
-#include "pgstack/sys/child_exec.h"
+#include "pgstack/base/error.h"
+#include "pgstack/base/fd.h"
 
-namespace pgstack::sys {
+namespace pgstack {
 
 std::string read_text_file(const std::string& path, std::uint64_t offset) {
-  detail::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return {};
   std::string text;
   char buffer[65536];
@@ -30,7 +30,7 @@ std::string read_text_file(const std::string& path, std::uint64_t offset) {
 
 void write_text_file(const std::string& path, const std::string& text, WriteMode mode) {
   int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (mode == WriteMode::append ? O_APPEND : O_TRUNC);
-  detail::Fd fd(::open(path.c_str(), flags, 0644));
+  Fd fd(::open(path.c_str(), flags, 0644));
   if (!fd) throw Error("cannot write " + path + ": " + std::strerror(errno));
   std::size_t written = 0;
   while (written < text.size()) {
@@ -49,7 +49,7 @@ bool replace_file_if_changed(const std::string& path, const std::string& text, u
     // A fresh file, never one found there: when root writes into a folder the server
     // user owns, a planted symlink must not redirect the write.
     ::unlink(tmp.c_str());
-    detail::Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
     if (!fd) throw Error("cannot write " + tmp + ": " + std::strerror(errno));
     ::fchmod(fd.get(), mode);  // the umask may have narrowed it; a stale temp file may be wider
     std::size_t written = 0;
@@ -65,4 +65,4 @@ bool replace_file_if_changed(const std::string& path, const std::string& text, u
   return true;
 }
 
-}  // namespace pgstack::sys
+}  // namespace pgstack

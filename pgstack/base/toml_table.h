@@ -3,7 +3,7 @@
 // ("prot = 6000") is an error rather than a silently ignored line. Errors name the
 // file, the table and the key.
 //
-//   cluster::TomlTable t(file, root, "doctor");
+//   pgstack::TomlTable t(file, root, "doctor");
 //   auto lag = t.number("replication_lag_seconds", 0, 86400);   // std::optional<double>
 //   t.done();
 #pragma once
@@ -18,9 +18,9 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
-#include "pgstack/pg/errors.h"
+#include "pgstack/base/error.h"
 
-namespace pgstack::cluster {
+namespace pgstack {
 
 // Reads one table's keys, rejecting those it does not know so a typo ("prot = 6000")
 // is an error rather than a silently ignored line.
@@ -124,4 +124,4 @@ inline toml::table read_toml_file(const std::filesystem::path& file) {
   }
 }
 
-}  // namespace pgstack::cluster
+}  // namespace pgstack

@@ -6,13 +6,18 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include "pgstack/capability/capability.h"
 #include "pgstack/cli/cli_context.h"
-#include "pgstack/cli/commands.h"
 #include "pgstack/cli/integer_options.h"
 #include "pgstack/jobs/job_queue.h"
 
-namespace pgstack::cli {
+namespace pgstack::jobs {
+
+capability::Capability capability();  // capability.cc
+
 namespace {
+
+using namespace pgstack::cli;
 
 using jobs::JobQueue;
 
@@ -28,7 +33,7 @@ struct JobsArgs {
 
 // Connects and checks the queue is installed, so a bare database gets a hint instead
 // of "function pgstack.job_queue_stats() does not exist".
-pg::Connection open_queue(const JobsArgs& args) { return connect_installed(args.db, "pgstack.job_queues", "the job queue"); }
+pg::Connection open_queue(const JobsArgs& args) { return connect_installed(args.db, capability()); }
 
 nlohmann::json time_json(const std::optional<jobs::Timestamp>& t) {
   return t ? nlohmann::json(utc_text(t)) : nlohmann::json(nullptr);
@@ -191,7 +196,7 @@ void run_pause(const JobsArgs& args, bool pause) {
 
 }  // namespace
 
-void add_jobs_commands(CLI::App& app) {
+void add_commands(CLI::App& app) {
   auto* jobs = app.add_subcommand("jobs", "The job queue: statistics, jobs, retry, cancel, pause and resume (docs/jobs.md)");
   jobs->require_subcommand(1);
   auto args = std::make_shared<JobsArgs>();
@@ -239,4 +244,4 @@ void add_jobs_commands(CLI::App& app) {
   resume->callback([args] { run_pause(*args, false); });
 }
 
-}  // namespace pgstack::cli
+}  // namespace pgstack::jobs

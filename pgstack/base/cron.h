@@ -4,7 +4,7 @@
 // by name (jan..dec, sun..sat; 0 and 7 are Sunday). When both day fields are
 // restricted, a day matching either runs (as in Vixie cron). Times are UTC.
 //
-//   auto every_5s = pgstack::jobs::CronSchedule::parse("*/5 * * * * *");
+//   auto every_5s = pgstack::CronSchedule::parse("*/5 * * * * *");
 //   auto next = every_5s.next_after(std::chrono::system_clock::now());
 #pragma once
 #include <bitset>
@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-namespace pgstack::jobs {
+namespace pgstack {
 
 class CronSchedule {
  public:
@@ -35,4 +35,4 @@ class CronSchedule {
   bool any_day_of_month_ = true, any_day_of_week_ = true;
 };
 
-}  // namespace pgstack::jobs
+}  // namespace pgstack

@@ -5,12 +5,17 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "pgstack/capability/capability.h"
 #include "pgstack/cli/cli_context.h"
-#include "pgstack/cli/commands.h"
 #include "pgstack/kv/store.h"
 
-namespace pgstack::cli {
+namespace pgstack::kv {
+
+capability::Capability capability();  // capability.cc
+
 namespace {
+
+using namespace pgstack::cli;
 
 struct KvArgs {
   std::optional<std::string> db;
@@ -28,7 +33,7 @@ struct KvArgs {
 template <class F>
 void with_store(const KvArgs& args, F f) {
   const std::string dsn = resolve_dsn(args.db);
-  auto probe = connect_installed(args.db, "pgstack.kv_entries", "the kv store");
+  auto probe = connect_installed(args.db, capability());
   if (probe.query_value<bool>("SELECT pg_is_in_recovery()"))
     throw Error(
         "kv keeps its keys in unlogged tables, which only the primary has: a standby cannot read them; pass --db with "
@@ -103,7 +108,7 @@ void run_ttl(const KvArgs& args) {
 
 }  // namespace
 
-void add_kv_commands(CLI::App& app) {
+void add_commands(CLI::App& app) {
   auto* kv = app.add_subcommand("kv", "Keys and values: get, set, del, ttl (docs/kv.md)");
   kv->require_subcommand(1);
   auto args = std::make_shared<KvArgs>();
@@ -133,4 +138,4 @@ void add_kv_commands(CLI::App& app) {
   ttl->callback([args] { run_ttl(*args); });
 }
 
-}  // namespace pgstack::cli
+}  // namespace pgstack::kv

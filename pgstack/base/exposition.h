@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-namespace pgstack::metrics {
+namespace pgstack {
 
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
@@ -42,4 +42,4 @@ class Exposition {
 // A label value as the format escapes it: backslash, double quote and newline.
 std::string escape_label(std::string_view value);
 
-}  // namespace pgstack::metrics
+}  // namespace pgstack

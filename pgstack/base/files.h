@@ -2,15 +2,15 @@
 // close-on-exec descriptors: std::fstream opens without O_CLOEXEC, so a program another
 // thread starts meanwhile would inherit the file.
 //
-//   std::string pid_line = pgstack::sys::read_text_file(data_dir + "/postmaster.pid");
-//   pgstack::sys::write_text_file(data_dir + "/extra.conf", "port = 5433\n");
-//   auto tail = pgstack::sys::read_text_file(log, /*offset=*/seen);
+//   std::string pid_line = pgstack::read_text_file(data_dir + "/postmaster.pid");
+//   pgstack::write_text_file(data_dir + "/extra.conf", "port = 5433\n");
+//   auto tail = pgstack::read_text_file(log, /*offset=*/seen);
 #pragma once
 
 #include <cstdint>
 #include <string>
 
-namespace pgstack::sys {
+namespace pgstack {
 
 // The file's contents from byte offset on; empty when it is missing or unreadable.
 std::string read_text_file(const std::string& path, std::uint64_t offset = 0);
@@ -25,4 +25,4 @@ void write_text_file(const std::string& path, const std::string& text, WriteMode
 // when it wrote. Throws pgstack::Error naming the path.
 bool replace_file_if_changed(const std::string& path, const std::string& text, unsigned mode = 0644);
 
-}  // namespace pgstack::sys
+}  // namespace pgstack

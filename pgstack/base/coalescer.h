@@ -31,7 +31,7 @@
 #include <stdexcept>
 #include <vector>
 
-namespace pgstack::kv {
+namespace pgstack {
 
 struct CoalescerOptions {
   std::size_t max_in_flight = 2;  // batches running at once; at least 1
@@ -166,4 +166,4 @@ class Coalescer {
   std::size_t in_flight_ = 0;
 };
 
-}  // namespace pgstack::kv
+}  // namespace pgstack

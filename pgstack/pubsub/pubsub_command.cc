@@ -6,13 +6,18 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "pgstack/capability/capability.h"
 #include "pgstack/cli/cli_context.h"
-#include "pgstack/cli/commands.h"
 #include "pgstack/cli/integer_options.h"
 #include "pgstack/pubsub/pubsub.h"
 
-namespace pgstack::cli {
+namespace pgstack::pubsub {
+
+capability::Capability capability();  // capability.cc
+
 namespace {
+
+using namespace pgstack::cli;
 
 struct PubsubArgs {
   std::optional<std::string> db;
@@ -29,7 +34,7 @@ volatile std::sig_atomic_t interrupted = 0;
 
 void run_publish(const PubsubArgs& args) {
   set_command("pgstack pubsub publish");
-  auto conn = connect_installed(args.db, "pgstack.pubsub_messages", "pubsub");
+  auto conn = connect_installed(args.db, capability());
   const auto& channel = args.channel;
   auto id = args.durable ? pubsub::publish_durable(conn, channel, args.message) : pubsub::publish(conn, channel, args.message);
   if (args.json)
@@ -42,7 +47,7 @@ void run_listen(const PubsubArgs& args) {
   set_command("pgstack pubsub listen");
   std::optional<std::chrono::steady_clock::time_point> deadline;
   if (args.timeout) deadline = std::chrono::steady_clock::now() + parse_duration(*args.timeout, "--timeout");
-  auto probe = connect_installed(args.db, "pgstack.pubsub_messages", "pubsub");
+  auto probe = connect_installed(args.db, capability());
   if (behind_pooler(probe))
     throw BadUsage(
         "listen needs a direct connection to the server: through a transaction pooler (PgBouncer) LISTEN is lost "
@@ -67,7 +72,7 @@ void run_listen(const PubsubArgs& args) {
 
 }  // namespace
 
-void add_pubsub_commands(CLI::App& app) {
+void add_commands(CLI::App& app) {
   auto* ps = app.add_subcommand("pubsub", "Publish and listen to messages (docs/pubsub.md)");
   ps->require_subcommand(1);
   auto args = std::make_shared<PubsubArgs>();
@@ -90,4 +95,4 @@ void add_pubsub_commands(CLI::App& app) {
   listen->callback([args] { run_listen(*args); });
 }
 
-}  // namespace pgstack::cli
+}  // namespace pgstack::pubsub

@@ -5,13 +5,18 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "pgstack/capability/capability.h"
 #include "pgstack/cli/cli_context.h"
-#include "pgstack/cli/commands.h"
 #include "pgstack/cli/integer_options.h"
 #include "pgstack/sessions/session_store.h"
 
-namespace pgstack::cli {
+namespace pgstack::sessions {
+
+capability::Capability capability();  // capability.cc
+
 namespace {
+
+using namespace pgstack::cli;
 
 struct SessionsArgs {
   std::optional<std::string> db;
@@ -23,7 +28,7 @@ struct SessionsArgs {
 template <class F>
 void with_sessions(const SessionsArgs& args, F f) {
   const std::string dsn = resolve_dsn(args.db);
-  connect_installed(args.db, "pgstack.sessions", "the sessions store");
+  connect_installed(args.db, capability());
   // No statement cache: the DSN may be PgBouncer's, in transaction mode.
   pg::Pool pool({.primary = dsn, .max_size = 1, .statement_cache = false});
   sessions::SessionStore store(pool);
@@ -70,7 +75,7 @@ void run_revoke(const SessionsArgs& args) {
 
 }  // namespace
 
-void add_sessions_commands(CLI::App& app) {
+void add_commands(CLI::App& app) {
   auto* sessions = app.add_subcommand("sessions", "Sessions: list a user's, revoke (docs/sessions.md)");
   sessions->require_subcommand(1);
   auto args = std::make_shared<SessionsArgs>();
@@ -90,4 +95,4 @@ void add_sessions_commands(CLI::App& app) {
   revoke->callback([args] { run_revoke(*args); });
 }
 
-}  // namespace pgstack::cli
+}  // namespace pgstack::sessions

@@ -1,4 +1,4 @@
-// kv::Coalescer on its own: concurrency, batch limits and errors (no server needed: the
+// pgstack::Coalescer on its own: concurrency, batch limits and errors (no server needed: the
 // batch function here is plain code; the kv statements it drives are tested in
 // batching_test.cc against a real PostgreSQL).
 #include <gtest/gtest.h>
@@ -10,9 +10,9 @@
 #include <thread>
 #include <vector>
 
-#include "pgstack/kv/coalescer.h"
+#include "pgstack/base/coalescer.h"
 
-namespace pgstack::kv {
+namespace pgstack {
 namespace {
 
 using namespace std::chrono_literals;
@@ -96,4 +96,4 @@ TEST(CoalescerTest, ZeroLimitsAreRefused) {
 }
 
 }  // namespace
-}  // namespace pgstack::kv
+}  // namespace pgstack

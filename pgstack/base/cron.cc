@@ -1,4 +1,4 @@
-#include "pgstack/jobs/cron.h"
+#include "pgstack/base/cron.h"
 
 #include <array>
 #include <charconv>
@@ -7,11 +7,11 @@
 
 #include <fmt/format.h>
 
-#include "pgstack/pg/errors.h"
+#include "pgstack/base/error.h"
 
-namespace pgstack::jobs {
+namespace pgstack {
 
-using pg::UsageError;
+
 
 namespace {
 
@@ -159,4 +159,4 @@ std::chrono::system_clock::time_point CronSchedule::next_after(std::chrono::syst
   throw UsageError(fmt::format("cron expression '{}' never matches in the next five years", expression_));
 }
 
-}  // namespace pgstack::jobs
+}  // namespace pgstack

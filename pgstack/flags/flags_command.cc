@@ -10,12 +10,17 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "pgstack/capability/capability.h"
 #include "pgstack/cli/cli_context.h"
-#include "pgstack/cli/commands.h"
 #include "pgstack/pg/json_text.h"
 
-namespace pgstack::cli {
+namespace pgstack::flags {
+
+capability::Capability capability();  // capability.cc
+
 namespace {
+
+using namespace pgstack::cli;
 
 struct FlagsArgs {
   std::optional<std::string> db;
@@ -35,7 +40,7 @@ struct FlagsArgs {
 };
 
 pg::Connection open_flags(const FlagsArgs& args) {
-  return connect_installed(args.db, "pgstack.flags", "feature flags");
+  return connect_installed(args.db, capability());
 }
 
 std::string actor_of(const FlagsArgs& args) {
@@ -150,7 +155,7 @@ void run_eval(const FlagsArgs& args) {
 
 }  // namespace
 
-void add_flags_commands(CLI::App& app) {
+void add_commands(CLI::App& app) {
   auto* flags = app.add_subcommand("flags", "Feature flags: list, create, set, eval (docs/flags.md)");
   flags->require_subcommand(1);
   auto args = std::make_shared<FlagsArgs>();
@@ -192,4 +197,4 @@ void add_flags_commands(CLI::App& app) {
   eval->callback([args] { run_eval(*args); });
 }
 
-}  // namespace pgstack::cli
+}  // namespace pgstack::flags

@@ -1,11 +1,11 @@
 // Cron expressions: fields, steps, names, the day-of-month/day-of-week rule, and errors.
-#include "pgstack/jobs/cron.h"
+#include "pgstack/base/cron.h"
 
 #include <gtest/gtest.h>
 
-#include "pgstack/pg/errors.h"
+#include "pgstack/base/error.h"
 
-namespace pgstack::jobs {
+namespace pgstack {
 namespace {
 
 using namespace std::chrono;
@@ -50,7 +50,7 @@ TEST(Cron, BadExpressionsSayWhatIsWrong) {
   auto error_of = [](const char* expression) {
     try {
       CronSchedule::parse(expression);
-    } catch (const pg::UsageError& e) {
+    } catch (const UsageError& e) {
       return std::string(e.what());
     }
     return std::string("no error");
@@ -62,8 +62,8 @@ TEST(Cron, BadExpressionsSayWhatIsWrong) {
   EXPECT_NE(error_of("*/0 * * * * *").find("invalid step"), std::string::npos);
   EXPECT_NE(error_of("0 0 10-5 * * *").find("ends before it starts"), std::string::npos);
   EXPECT_NE(error_of("1,,2 * * * * *").find("empty list element"), std::string::npos);
-  EXPECT_THROW(CronSchedule::parse("0 0 0 30 2 *").next_after(system_clock::now()), pg::UsageError);
+  EXPECT_THROW(CronSchedule::parse("0 0 0 30 2 *").next_after(system_clock::now()), UsageError);
 }
 
 }  // namespace
-}  // namespace pgstack::jobs
+}  // namespace pgstack

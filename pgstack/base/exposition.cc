@@ -1,12 +1,12 @@
-#include "pgstack/metrics/exposition.h"
+#include "pgstack/base/exposition.h"
 
 #include <cmath>
 
 #include <fmt/format.h>
 
-#include "pgstack/pg/errors.h"
+#include "pgstack/base/error.h"
 
-namespace pgstack::metrics {
+namespace pgstack {
 
 std::string escape_label(std::string_view value) {
   std::string out;
@@ -22,7 +22,7 @@ std::string escape_label(std::string_view value) {
 
 Exposition::Family& Exposition::find(std::string_view name) {
   if (auto it = index_.find(std::string(name)); it != index_.end()) return families_[it->second];
-  throw pg::UsageError(fmt::format("metric family {} was not declared", name));
+  throw UsageError(fmt::format("metric family {} was not declared", name));
 }
 
 void Exposition::family(std::string_view name, std::string_view type, std::string_view help) {
@@ -72,4 +72,4 @@ std::size_t Exposition::samples() const {
   return n;
 }
 
-}  // namespace pgstack::metrics
+}  // namespace pgstack

@@ -1,0 +1,1 @@
+// Compiles the command-line code's precompiled header (cmake/pgstack.cmake, pgstack_cli_pch).
