@@ -1,9 +1,9 @@
-// Memory sizes (pgstack tune --memory, pgstack/tune/tune.h): parse_memory and
+// Memory sizes (pgstack tune --memory, pgstack/ops/tune/tune.h): parse_memory and
 // format_memory. Beyond not crashing: format_memory's text parses back, and the two
 // round-trip — parse(format(b)) is b floored to what format keeps, and formatting that
 // again gives the same text.
 #include "fuzz/fuzz_support.h"
-#include "pgstack/tune/tune.h"
+#include "pgstack/ops/tune/tune.h"
 
 using namespace pgstack::tune;
 

@@ -1,5 +1,5 @@
 // pgstack.toml, read as `pgstack up` and `pgstack doctor` read it: load_stack_config
-// (pgstack/cluster/stack_config.h) and load_thresholds (pgstack/doctor/thresholds.h), on
+// (pgstack/ops/stack/stack_config.h) and load_thresholds (pgstack/ops/doctor/thresholds.h), on
 // the input written to a file. Beyond not crashing: a refused file gets pgstack::Error
 // naming the file (no raw toml++ text), and an accepted one holds only values in the
 // ranges the loaders promise — ports 1024..65535 given to one component each, [tune]
@@ -15,10 +15,10 @@
 #include <set>
 
 #include "fuzz/fuzz_support.h"
-#include "pgstack/cluster/stack_config.h"
-#include "pgstack/doctor/thresholds.h"
+#include "pgstack/ops/stack/stack_config.h"
+#include "pgstack/ops/doctor/thresholds.h"
 #include "pgstack/pg/errors.h"
-#include "pgstack/tune/tune.h"
+#include "pgstack/ops/tune/tune.h"
 
 namespace fs = std::filesystem;
 using pgstack::fuzz::require;
@@ -37,7 +37,7 @@ const fs::path& input_file() {
   return *file;
 }
 
-void check_stack_config(const pgstack::cluster::StackConfig& c) {
+void check_stack_config(const pgstack::stack::StackConfig& c) {
   std::set<int> ports;
   for (const auto& port : {c.primary_port, c.standby_port, c.pgbouncer_port}) {
     if (!port) continue;
@@ -96,7 +96,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
   }
   try {
-    check_stack_config(pgstack::cluster::load_stack_config(file));
+    check_stack_config(pgstack::stack::load_stack_config(file));
   } catch (const pgstack::Error& e) {
     pgstack::fuzz::require_clear_message(e.what(), file.string(), pgstack::fuzz::as_text(data, size));
   }

@@ -19,8 +19,8 @@
 #include <httplib.h>
 
 #include "bench/bench_report.h"
-#include "pgstack/doctor/doctor.h"
-#include "pgstack/metrics/scraper.h"
+#include "pgstack/ops/doctor/doctor.h"
+#include "pgstack/ops/metrics/scraper.h"
 #include "pgstack/schema/migration_runner.h"
 #include "pgstack/base/files.h"
 #include "pgstack/sys/process.h"

@@ -8,14 +8,14 @@
 #include "pgstack/cli/cli_context.h"
 #include "pgstack/cli/commands.h"
 #include "pgstack/cli/observe_target.h"
-#include "pgstack/doctor/advise.h"
+#include "pgstack/ops/doctor/advise.h"
 
 namespace pgstack::cli {
 namespace {
 
 struct AdviseArgs {
   std::optional<std::string> db;
-  std::string dir = cluster::kDefaultDir;
+  std::string dir = stack::kDefaultDir;
   std::string window = "5s";
   bool json = false;
 };

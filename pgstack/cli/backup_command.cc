@@ -11,25 +11,25 @@
 
 #include "pgstack/cli/cli_context.h"
 #include "pgstack/cli/commands.h"
-#include "pgstack/cluster/backup.h"
-#include "pgstack/cluster/stack.h"
+#include "pgstack/ops/stack/backup.h"
+#include "pgstack/ops/stack/stack.h"
 
 namespace pgstack::cli {
 namespace {
 
 struct BackupArgs {
-  std::string dir = cluster::kDefaultDir;
+  std::string dir = stack::kDefaultDir;
   bool json = false;
 };
 
 // The stack's layout; a missing stack or a stopped primary says what to run.
-cluster::ClusterLayout running_stack(const std::string& dir) {
-  auto st = cluster::status(dir);
-  const std::string dir_flag = dir == cluster::kDefaultDir ? "" : " --dir " + dir;
+stack::ClusterLayout running_stack(const std::string& dir) {
+  auto st = stack::status(dir);
+  const std::string dir_flag = dir == stack::kDefaultDir ? "" : " --dir " + dir;
   if (!st.exists || !st.layout)
     throw pgstack::Error(fmt::format("no stack in {}; run `pgstack up{}` to make one", dir, dir_flag));
   for (const auto& c : st.components)
-    if (c.role == cluster::Role::primary && !c.running)
+    if (c.role == stack::Role::primary && !c.running)
       throw pgstack::Error(fmt::format("the primary of the stack in {} is not running; run `pgstack up{}` first", dir,
                                        dir_flag));
   return *st.layout;
@@ -46,9 +46,9 @@ std::string human_bytes(std::int64_t bytes) {
   return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", value, units[unit]);
 }
 
-nlohmann::json backup_json(const cluster::BackupInfo& b) {
+nlohmann::json backup_json(const stack::BackupInfo& b) {
   return {{"label", b.label},
-          {"type", cluster::to_string(b.type)},
+          {"type", stack::to_string(b.type)},
           {"prior", b.prior.empty() ? nlohmann::json(nullptr) : nlohmann::json(b.prior)},
           {"start", utc_text(b.start)},
           {"stop", utc_text(b.stop)},
@@ -59,11 +59,11 @@ nlohmann::json backup_json(const cluster::BackupInfo& b) {
           {"wal_stop", b.wal_stop}};
 }
 
-void run_backup_command(const BackupArgs& args, cluster::BackupType type) {
-  set_command(fmt::format("pgstack backup {}", cluster::to_string(type)));
+void run_backup_command(const BackupArgs& args, stack::BackupType type) {
+  set_command(fmt::format("pgstack backup {}", stack::to_string(type)));
   auto layout = running_stack(args.dir);
   const auto started = std::chrono::steady_clock::now();
-  auto backup = cluster::run_backup(layout, type);
+  auto backup = stack::run_backup(layout, type);
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
   if (args.json) {
     auto doc = backup_json(backup);
@@ -72,34 +72,34 @@ void run_backup_command(const BackupArgs& args, cluster::BackupType type) {
     return;
   }
   // No repository named: pgbackrest.conf (written by `up`, maybe from pgstack.toml) knows it.
-  std::cout << fmt::format("{} backup {} in {:.1f} s: {} database, {} stored\n", cluster::to_string(backup.type),
+  std::cout << fmt::format("{} backup {} in {:.1f} s: {} database, {} stored\n", stack::to_string(backup.type),
                            backup.label, took.count(), human_bytes(backup.size), human_bytes(backup.repo_delta));
   if (backup.type != type)
-    std::cout << fmt::format("  (pgBackRest took a full backup: a {} needs a full one before it)\n", cluster::to_string(type));
+    std::cout << fmt::format("  (pgBackRest took a full backup: a {} needs a full one before it)\n", stack::to_string(type));
 }
 
 // What doctor's archiving_failing finding says to run once the cause is fixed.
 void run_check(const BackupArgs& args) {
   set_command("pgstack backup check");
   auto layout = running_stack(args.dir);
-  cluster::check_backups(layout);
+  stack::check_backups(layout);
   if (args.json)
-    print_json({{"stanza", cluster::kStanza}, {"archiving", "ok"}});
+    print_json({{"stanza", stack::kStanza}, {"archiving", "ok"}});
   else
     std::cout << "WAL archiving works: a segment switched now reached the repository, and pgBackRest's config is valid\n";
 }
 
 void run_list(const BackupArgs& args) {
   set_command("pgstack backup list");
-  auto st = cluster::status(args.dir);
+  auto st = stack::status(args.dir);
   if (!st.exists || !st.layout)
     throw pgstack::Error(fmt::format("no stack in {}; run `pgstack up{}` to make one", args.dir,
-                                     args.dir == cluster::kDefaultDir ? "" : " --dir " + args.dir));
-  auto backups = cluster::list_backups(*st.layout);
+                                     args.dir == stack::kDefaultDir ? "" : " --dir " + args.dir));
+  auto backups = stack::list_backups(*st.layout);
   if (args.json) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& b : backups) list.push_back(backup_json(b));
-    print_json({{"stanza", cluster::kStanza}, {"backups", list}});
+    print_json({{"stanza", stack::kStanza}, {"backups", list}});
     return;
   }
   if (backups.empty()) {
@@ -109,7 +109,7 @@ void run_list(const BackupArgs& args) {
   std::cout << fmt::format("{:<36} {:<5} {:<21} {:>8} {:>10} {:>10}  {}\n", "label", "type", "started (UTC)", "seconds",
                            "size", "stored", "WAL");
   for (const auto& b : backups)
-    std::cout << fmt::format("{:<36} {:<5} {:<21} {:>8.0f} {:>10} {:>10}  {}..{}\n", b.label, cluster::to_string(b.type),
+    std::cout << fmt::format("{:<36} {:<5} {:<21} {:>8.0f} {:>10} {:>10}  {}..{}\n", b.label, stack::to_string(b.type),
                              utc_text(b.start), b.seconds(), human_bytes(b.size), human_bytes(b.repo_delta), b.wal_start,
                              b.wal_stop);
 }
@@ -119,10 +119,10 @@ void run_list(const BackupArgs& args) {
 void add_backup_commands(CLI::App& app) {
   auto* backup = app.add_subcommand("backup", "Take a backup of the local stack (pgBackRest) or list the backups");
   backup->require_subcommand(1);  // an unknown word gets run.cc's "unknown command" with the choices
-  for (auto type : {cluster::BackupType::full, cluster::BackupType::diff}) {
+  for (auto type : {stack::BackupType::full, stack::BackupType::diff}) {
     auto args = std::make_shared<BackupArgs>();
     auto* cmd = backup->add_subcommand(
-        cluster::to_string(type), type == cluster::BackupType::full
+        stack::to_string(type), type == stack::BackupType::full
                                       ? "Take a full backup of the primary"
                                       : "Take a differential backup: what changed since the last full one");
     cmd->add_option("--dir", args->dir, "The stack's folder")->capture_default_str();

@@ -8,7 +8,7 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
-#include "pgstack/cluster/layout.h"
+#include "pgstack/ops/stack/layout.h"
 
 namespace pgstack::cli {
 namespace {
@@ -24,7 +24,7 @@ const std::string& current_command() { return command_name(); }
 std::string resolve_dsn(const std::optional<std::string>& flag) {
   if (flag && !flag->empty()) return *flag;
   if (const char* env = std::getenv("DATABASE_URL"); env && *env) return env;
-  if (auto layout = cluster::ClusterLayout::load(cluster::kDefaultDir)) return layout->dsn();
+  if (auto layout = stack::ClusterLayout::load(stack::kDefaultDir)) return layout->dsn();
   throw BadUsage(
       "no database given; pass --db postgresql://user@host:port/db, set DATABASE_URL, "
       "or run `pgstack up` to start the local stack");
@@ -34,7 +34,7 @@ std::string resolve_migrations_dsn(const std::optional<std::string>& flag) {
   if (flag && !flag->empty()) return *flag;
   for (const char* name : {"PGSTACK_MIGRATIONS_URL", "DATABASE_URL"})
     if (const char* env = std::getenv(name); env && *env) return env;
-  if (auto layout = cluster::ClusterLayout::load(cluster::kDefaultDir)) return layout->role_dsn("migrations");
+  if (auto layout = stack::ClusterLayout::load(stack::kDefaultDir)) return layout->role_dsn("migrations");
   throw BadUsage(
       "no database given; pass --db postgresql://migrations@host:port/db, set PGSTACK_MIGRATIONS_URL or "
       "DATABASE_URL, or run `pgstack up` to start the local stack");

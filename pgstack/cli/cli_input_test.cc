@@ -290,7 +290,7 @@ int check_mentions(CLI::App& app, const std::string& file, const std::vector<std
 TEST(CliInput, EveryCommandDoctorsAndAdvisesTextsNameExists) {
   auto app = make_app();
   int mentions = 0;
-  for (const auto& entry : fs::directory_iterator(fs::path(PGSTACK_SOURCE_DIR) / "pgstack/doctor")) {
+  for (const auto& entry : fs::directory_iterator(fs::path(PGSTACK_SOURCE_DIR) / "pgstack/ops/doctor")) {
     const auto name = entry.path().filename().string();
     if (entry.path().extension() != ".cc" || name.ends_with("_test.cc")) continue;
     mentions += check_mentions(*app, name, string_literals(pgstack::read_text_file(entry.path().string())));

@@ -17,15 +17,15 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "pgstack/cluster/layout.h"
-#include "pgstack/cluster/stack.h"
+#include "pgstack/ops/stack/layout.h"
+#include "pgstack/ops/stack/stack.h"
 #include "pgstack/pg/connection.h"
 #include "pgstack/base/files.h"
 #include "pgstack/sys/process.h"
 #include "pgstack/testing/cli_runner.h"
 #include "pgstack/testing/eventually.h"
 #include "pgstack/testing/test_cluster.h"
-#include "pgstack/tune/documented_baseline.h"
+#include "pgstack/ops/tune/documented_baseline.h"
 
 namespace {
 
@@ -236,7 +236,7 @@ TEST(Cli, StackUpDownCrashAndRecover) {
   // down keeps the data; up starts it again.
   auto down = pgstack_cli({"down", "--dir", stack.dir.string()});
   ASSERT_EQ(down.code, 0) << down.output;
-  EXPECT_FALSE(pgstack::cluster::status(stack.dir).running);
+  EXPECT_FALSE(pgstack::stack::status(stack.dir).running);
   EXPECT_FALSE(pgstack::sys::port_in_use(stack.port));
   auto down_again = pgstack_cli({"down", "--dir", stack.dir.string()});
   EXPECT_EQ(down_again.code, 0);
@@ -248,13 +248,13 @@ TEST(Cli, StackUpDownCrashAndRecover) {
   EXPECT_EQ(count_rows(dsn), 1);
 
   // A crash: SIGKILL the postmaster; up recovers it with the data.
-  auto st = pgstack::cluster::status(stack.dir);
+  auto st = pgstack::stack::status(stack.dir);
   ASSERT_TRUE(st.running);
   pid_t pid = st.components.at(0).pid;
   ASSERT_GT(pid, 0);
   ASSERT_EQ(::kill(pid, SIGKILL), 0);
   for (int i = 0; i < 100 && pgstack::sys::process_alive(pid); ++i) std::this_thread::sleep_for(50ms);
-  EXPECT_TRUE(pgstack::cluster::status(stack.dir).components.at(0).stale_pid);
+  EXPECT_TRUE(pgstack::stack::status(stack.dir).components.at(0).stale_pid);
   auto recovered = stack.up({"--json"});
   ASSERT_EQ(recovered.code, 0) << recovered.output;
   EXPECT_TRUE(json_of(recovered)["recovered"].get<bool>()) << recovered.output;
@@ -299,7 +299,7 @@ TEST(Cli, UpReadsPgstackTomlAndRemembersIt) {
   auto raised = stack.up();
   ASSERT_EQ(raised.code, 0) << raised.output;
   {
-    auto layout = pgstack::cluster::ClusterLayout::load(stack.dir).value();
+    auto layout = pgstack::stack::ClusterLayout::load(stack.dir).value();
     pgstack::pg::Connection primary(layout.dsn());
     pgstack::pg::Connection standby(layout.dsn(layout.standby()));
     EXPECT_EQ(primary.query_value<std::string>("show max_connections"), "160");
@@ -547,7 +547,7 @@ TEST(CliEnv, PrintsShellExportsThatAShellReadsBack) {
   TempDir tmp;
   auto dir = tmp.path / "it's a stack" / ".pgstack";  // a quote in the path: quoting must hold
   fs::create_directories(dir);
-  auto layout = pgstack::cluster::ClusterLayout::local(dir, 55999);
+  auto layout = pgstack::stack::ClusterLayout::local(dir, 55999);
   layout.save();
   auto r = pgstack_cli({"env", "--dir", dir.string()});
   ASSERT_EQ(r.code, 0) << r.output;
@@ -583,7 +583,7 @@ TEST(Cli, StatusShowsEveryComponentAndReplication) {
 
   ASSERT_EQ(stack.up().code, 0);
   // PgBouncer makes a pool when its first client comes.
-  auto layout = pgstack::cluster::ClusterLayout::load(stack.dir).value();
+  auto layout = pgstack::stack::ClusterLayout::load(stack.dir).value();
   pgstack::pg::Connection reader({.dsn = layout.pooled_dsn("app_reader", true), .statement_cache = false});
   EXPECT_TRUE(reader.query_value<bool>("select pg_is_in_recovery()"));
   nlohmann::json doc;
@@ -630,13 +630,13 @@ TEST(Cli, StatusShowsEveryComponentAndReplication) {
 TEST(Cli, DestroyNeedsYesThenRemovesEverything) {
   TempStack stack;
   ASSERT_EQ(stack.up().code, 0);
-  auto st = pgstack::cluster::status(stack.dir);
+  auto st = pgstack::stack::status(stack.dir);
   ASSERT_TRUE(st.running);
 
   auto unconfirmed = pgstack_cli({"destroy", "--dir", stack.dir.string()});
   EXPECT_EQ(unconfirmed.code, 2);
   EXPECT_NE(unconfirmed.output.find("pass --yes to confirm"), std::string::npos) << unconfirmed.output;
-  EXPECT_TRUE(pgstack::cluster::status(stack.dir).running) << "nothing may change without --yes";
+  EXPECT_TRUE(pgstack::stack::status(stack.dir).running) << "nothing may change without --yes";
 
   // A folder that is not a stack is refused, and kept.
   fs::create_directories(stack.tmp.path / "not-a-stack");

@@ -8,16 +8,16 @@
 #include "pgstack/cli/cli_context.h"
 #include "pgstack/cli/commands.h"
 #include "pgstack/cli/observe_target.h"
-#include "pgstack/cluster/layout.h"
-#include "pgstack/doctor/doctor.h"
-#include "pgstack/doctor/rate_state.h"
+#include "pgstack/ops/stack/layout.h"
+#include "pgstack/ops/doctor/doctor.h"
+#include "pgstack/ops/doctor/rate_state.h"
 
 namespace pgstack::cli {
 namespace {
 
 struct DoctorArgs {
   std::optional<std::string> db;
-  std::string dir = cluster::kDefaultDir;
+  std::string dir = stack::kDefaultDir;
   std::optional<std::string> config;
   std::optional<std::string> state;
   bool json = false;

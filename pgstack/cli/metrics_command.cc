@@ -16,17 +16,17 @@
 #include "pgstack/cli/commands.h"
 #include "pgstack/cli/integer_options.h"
 #include "pgstack/cli/observe_target.h"
-#include "pgstack/metrics/http_endpoint.h"
-#include "pgstack/metrics/metrics_config.h"
-#include "pgstack/metrics/rules.h"
-#include "pgstack/metrics/scraper.h"
+#include "pgstack/ops/metrics/http_endpoint.h"
+#include "pgstack/ops/metrics/metrics_config.h"
+#include "pgstack/ops/metrics/rules.h"
+#include "pgstack/ops/metrics/scraper.h"
 
 namespace pgstack::cli {
 namespace {
 
 struct MetricsArgs {
   std::optional<std::string> db;
-  std::string dir = cluster::kDefaultDir;
+  std::string dir = stack::kDefaultDir;
   std::optional<std::string> config;
   std::optional<std::string> listen;  // unset: [metrics] listen, else kDefaultListen
   metrics::EndpointSecurity security;
@@ -144,7 +144,7 @@ void add_metrics_commands(CLI::App& app) {
   rules->callback([args] {
     set_command("pgstack metrics rules");
     ObserveTarget target;
-    if (auto layout = cluster::ClusterLayout::load(args->dir)) target.stack = std::move(layout);
+    if (auto layout = stack::ClusterLayout::load(args->dir)) target.stack = std::move(layout);
     std::cout << metrics::alerting_rules(resolve_thresholds(args->config, target));
   });
   cmd->callback([args, cmd, rules] {

@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 
 #include "pgstack/cli/cli_context.h"
-#include "pgstack/cluster/stack_config.h"
+#include "pgstack/ops/stack/stack_config.h"
 
 namespace pgstack::cli {
 namespace {
@@ -27,7 +27,7 @@ ObserveTarget resolve_observe_target(const std::optional<std::string>& db, const
     t.dsn = db;
     return t;
   }
-  if (auto layout = cluster::ClusterLayout::load(dir)) {
+  if (auto layout = stack::ClusterLayout::load(dir)) {
     t.stack = std::move(layout);
     return t;
   }
@@ -46,7 +46,7 @@ std::optional<std::string> resolve_config_file(const std::optional<std::string>&
     if (!std::filesystem::exists(*config)) throw BadUsage(fmt::format("--config {}: no such file", *config));
     return config;
   }
-  if (std::filesystem::exists(cluster::kConfigFileName)) return std::string(cluster::kConfigFileName);
+  if (std::filesystem::exists(stack::kConfigFileName)) return std::string(stack::kConfigFileName);
   if (target.stack && !target.stack->config_file.empty() && std::filesystem::exists(target.stack->config_file))
     return target.stack->config_file.string();
   return std::nullopt;

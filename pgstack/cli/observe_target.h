@@ -9,14 +9,14 @@
 #include <optional>
 #include <string>
 
-#include "pgstack/cluster/layout.h"
-#include "pgstack/doctor/thresholds.h"
+#include "pgstack/ops/stack/layout.h"
+#include "pgstack/ops/doctor/thresholds.h"
 
 namespace pgstack::cli {
 
 struct ObserveTarget {
   std::optional<std::string> dsn;             // one server
-  std::optional<cluster::ClusterLayout> stack;  // else the local stack
+  std::optional<stack::ClusterLayout> stack;  // else the local stack
   std::string dir;
 };
 

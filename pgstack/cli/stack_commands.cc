@@ -6,17 +6,17 @@
 
 #include "pgstack/cli/cli_context.h"
 #include "pgstack/cli/commands.h"
-#include "pgstack/cluster/preflight.h"
-#include "pgstack/cluster/roles.h"
-#include "pgstack/cluster/stack.h"
-#include "pgstack/cluster/stack_config.h"
-#include "pgstack/doctor/thresholds.h"
+#include "pgstack/ops/stack/preflight.h"
+#include "pgstack/ops/stack/roles.h"
+#include "pgstack/ops/stack/stack.h"
+#include "pgstack/ops/stack/stack_config.h"
+#include "pgstack/ops/doctor/thresholds.h"
 
 namespace pgstack::cli {
 namespace {
 
 struct UpArgs {
-  std::string dir = cluster::kDefaultDir;
+  std::string dir = stack::kDefaultDir;
   std::optional<std::int64_t> port;  // 64 bits: the preflight, not CLI11, judges the range
   std::optional<std::string> config;
   bool json = false;
@@ -30,7 +30,7 @@ std::optional<std::filesystem::path> config_file(const UpArgs& args) {
       throw BadUsage(fmt::format("--config {}: no such file", *args.config));
     return std::filesystem::path(*args.config);
   }
-  if (std::filesystem::exists(cluster::kConfigFileName)) return std::filesystem::path(cluster::kConfigFileName);
+  if (std::filesystem::exists(stack::kConfigFileName)) return std::filesystem::path(stack::kConfigFileName);
   return std::nullopt;
 }
 
@@ -38,22 +38,22 @@ void run_up(const UpArgs& args) {
   set_command("pgstack up");
   // [doctor] is doctor's, not the stack's: checked here so a bad threshold stops `up`
   // before it creates anything, not the first `pgstack doctor` after it.
-  cluster::UpReport report;
+  stack::UpReport report;
   try {
-    report = cluster::up({.dir = args.dir,
+    report = stack::up({.dir = args.dir,
                           .port = args.port,
                           .config = config_file(args),
                           .check_config = [](const std::filesystem::path& file) { doctor::load_thresholds(file, capability::all_thresholds()); }});
-  } catch (const cluster::PortRefused& e) {
+  } catch (const stack::PortRefused& e) {
     if (args.port) throw BadUsage(e.what());  // a bad --port is bad usage; a bad file's port a failure
     throw;
   }
-  auto st = cluster::status(report.layout.dir);
+  auto st = stack::status(report.layout.dir);
   pid_t pid = st.components.empty() ? 0 : st.components.front().pid;
   const auto& layout = report.layout;
   // The application's DSNs: TLS, the password read from the credentials file (docs/stack.md).
   std::vector<std::pair<std::string, std::string>> role_dsns;
-  for (const auto& role : cluster::stack_roles())
+  for (const auto& role : stack::stack_roles())
     if (role.login) role_dsns.emplace_back(role.name, layout.role_dsn(role.name));
   if (args.json) {
     nlohmann::json roles = nlohmann::json::object();
@@ -91,7 +91,7 @@ void run_up(const UpArgs& args) {
                              "  {:<11}{}\n  {:<11}{}\n",
                              "app:", layout.pooled_dsn("app"), "app_ro:", layout.pooled_dsn("app_reader", true));
   std::cout << fmt::format("  passwords: {} (mode 0600; docs/stack.md)\n  stop it: pgstack down{}\n",
-                           layout.credentials_file().string(), args.dir == cluster::kDefaultDir ? "" : " --dir " + args.dir);
+                           layout.credentials_file().string(), args.dir == stack::kDefaultDir ? "" : " --dir " + args.dir);
 }
 
 }  // namespace
@@ -107,17 +107,17 @@ void add_stack_commands(CLI::App& app) {
   up->add_flag("--json", up_args->json, "Print as JSON");
   up->callback([up_args] { run_up(*up_args); });
 
-  auto down_dir = std::make_shared<std::string>(cluster::kDefaultDir);
+  auto down_dir = std::make_shared<std::string>(stack::kDefaultDir);
   auto* down = app.add_subcommand("down", "Stop the local stack (fast shutdown); its data is kept");
   down->add_option("--dir", *down_dir, "The stack's folder")->capture_default_str();
   down->callback([down_dir] {
     set_command("pgstack down");
-    auto report = cluster::down({.dir = *down_dir});
+    auto report = stack::down({.dir = *down_dir});
     std::cout << report.message << "\n";
   });
 
   struct DestroyArgs {
-    std::string dir = cluster::kDefaultDir;
+    std::string dir = stack::kDefaultDir;
     bool yes = false;
   };
   auto destroy_args = std::make_shared<DestroyArgs>();
@@ -130,7 +130,7 @@ void add_stack_commands(CLI::App& app) {
       throw BadUsage(fmt::format("this deletes the stack in {} with all its data; pass --yes to confirm "
                                  "(pgstack down stops it and keeps the data)",
                                  destroy_args->dir));
-    std::cout << cluster::destroy(destroy_args->dir).message << "\n";
+    std::cout << stack::destroy(destroy_args->dir).message << "\n";
   });
 }
 

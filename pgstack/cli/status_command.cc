@@ -10,34 +10,34 @@
 
 #include "pgstack/cli/cli_context.h"
 #include "pgstack/cli/commands.h"
-#include "pgstack/cluster/backup.h"
-#include "pgstack/cluster/pgbouncer.h"
-#include "pgstack/cluster/replication.h"
-#include "pgstack/cluster/stack.h"
+#include "pgstack/ops/stack/backup.h"
+#include "pgstack/ops/stack/pgbouncer.h"
+#include "pgstack/ops/stack/replication.h"
+#include "pgstack/ops/stack/stack.h"
 
 namespace pgstack::cli {
 namespace {
 
 struct StatusArgs {
-  std::string dir = cluster::kDefaultDir;
+  std::string dir = stack::kDefaultDir;
   bool json = false;
 };
 
 struct Replication {
-  std::vector<cluster::ReplicaStatus> replicas;
-  std::vector<cluster::SlotStatus> slots;
+  std::vector<stack::ReplicaStatus> replicas;
+  std::vector<stack::SlotStatus> slots;
   std::string error;  // why it could not be read
 };
 
-Replication read_replication(const cluster::StackStatus& st) {
+Replication read_replication(const stack::StackStatus& st) {
   Replication out;
   for (const auto& c : st.components)
-    if (c.role == cluster::Role::primary && !c.running) return out;
+    if (c.role == stack::Role::primary && !c.running) return out;
   try {
     pg::Connection primary(pg::ConnectOptions{.dsn = st.layout->dsn(nullptr, "postgres"),
                                               .connect_timeout = std::chrono::seconds(3)});
-    out.replicas = cluster::replicas(primary);
-    out.slots = cluster::replication_slots(primary);
+    out.replicas = stack::replicas(primary);
+    out.slots = stack::replication_slots(primary);
   } catch (const pgstack::Error& e) {
     out.error = e.what();
   }
@@ -46,23 +46,23 @@ Replication read_replication(const cluster::StackStatus& st) {
 
 // The newest backup (pgbackrest info) and WAL archiving (pg_stat_archiver on the primary).
 struct Backups {
-  std::optional<cluster::BackupInfo> last;
+  std::optional<stack::BackupInfo> last;
   std::size_t count = 0;
-  std::optional<cluster::ArchiveStatus> archiving;  // unset while the primary is down
+  std::optional<stack::ArchiveStatus> archiving;  // unset while the primary is down
   std::string error;                                 // why they could not be read
 };
 
-Backups read_backups(const cluster::StackStatus& st) {
+Backups read_backups(const stack::StackStatus& st) {
   Backups out;
   try {
-    auto list = cluster::list_backups(*st.layout);  // the repository only: also with the stack down
+    auto list = stack::list_backups(*st.layout);  // the repository only: also with the stack down
     out.count = list.size();
     if (!list.empty()) out.last = list.back();
     for (const auto& c : st.components)
-      if (c.role == cluster::Role::primary && !c.running) return out;
+      if (c.role == stack::Role::primary && !c.running) return out;
     pg::Connection primary(pg::ConnectOptions{.dsn = st.layout->dsn(nullptr, "postgres"),
                                               .connect_timeout = std::chrono::seconds(3)});
-    out.archiving = cluster::archive_status(primary);
+    out.archiving = stack::archive_status(primary);
   } catch (const pgstack::Error& e) {
     out.error = e.what();
   }
@@ -73,7 +73,7 @@ nlohmann::json backups_json(const Backups& b) {
   nlohmann::json doc = {{"count", b.count}, {"last", nullptr}, {"archiving", nullptr}};
   if (b.last)
     doc["last"] = {{"label", b.last->label},
-                   {"type", cluster::to_string(b.last->type)},
+                   {"type", stack::to_string(b.last->type)},
                    {"stop", utc_text(b.last->stop)},
                    {"size", b.last->size},
                    {"repo_size", b.last->repo_size},
@@ -96,7 +96,7 @@ void print_backups(const Backups& b) {
   if (!b.error.empty()) std::cout << fmt::format("backups: cannot read them: {}\n", b.error);
   if (b.last)
     std::cout << fmt::format("backup: last {} {} finished {}, {} bytes ({} stored); {} in the repository\n",
-                             cluster::to_string(b.last->type), b.last->label, utc_text(b.last->stop), b.last->size,
+                             stack::to_string(b.last->type), b.last->label, utc_text(b.last->stop), b.last->size,
                              b.last->repo_delta, b.count);
   else if (b.error.empty())
     std::cout << "backup: none yet; run `pgstack backup full`\n";
@@ -112,11 +112,11 @@ void print_backups(const Backups& b) {
                                : fmt::format(", last failure {} at {}", a.last_failed_wal, utc_text(a.last_failed_time)));
 }
 
-nlohmann::json to_json(const cluster::StackStatus& st, const Replication& rep) {
+nlohmann::json to_json(const stack::StackStatus& st, const Replication& rep) {
   nlohmann::json components = nlohmann::json::array();
   for (const auto& c : st.components)
     components.push_back({{"name", c.name},
-                          {"role", cluster::to_string(c.role)},
+                          {"role", stack::to_string(c.role)},
                           {"port", c.port},
                           {"running", c.running},
                           {"pid", c.pid},
@@ -140,11 +140,11 @@ nlohmann::json to_json(const cluster::StackStatus& st, const Replication& rep) {
   return doc;
 }
 
-void print_text(const cluster::StackStatus& st, const Replication& rep) {
+void print_text(const stack::StackStatus& st, const Replication& rep) {
   std::cout << fmt::format("stack in {}\n", st.layout->dir.string());
   std::cout << fmt::format("  {:<10} {:<8} {:<6} {:<8} {}\n", "component", "role", "port", "pid", "state");
   for (const auto& c : st.components)
-    std::cout << fmt::format("  {:<10} {:<8} {:<6} {:<8} {}\n", c.name, cluster::to_string(c.role), c.port,
+    std::cout << fmt::format("  {:<10} {:<8} {:<6} {:<8} {}\n", c.name, stack::to_string(c.role), c.port,
                              c.running ? std::to_string(c.pid) : "-",
                              c.running ? "up" : (c.stale_pid ? "down (crashed)" : "down"));
   if (!rep.error.empty()) std::cout << fmt::format("replication: cannot read it: {}\n", rep.error);
@@ -157,17 +157,17 @@ void print_text(const cluster::StackStatus& st, const Replication& rep) {
 }
 
 struct Pools {
-  std::vector<cluster::PoolStatus> pools;
+  std::vector<stack::PoolStatus> pools;
   std::string error;  // why they could not be read
 };
 
-Pools read_pools(const cluster::StackStatus& st) {
+Pools read_pools(const stack::StackStatus& st) {
   Pools out;
   if (!st.layout->pgbouncer.enabled) return out;
   for (const auto& c : st.components)
-    if (c.role == cluster::Role::pooler && !c.running) return out;
+    if (c.role == stack::Role::pooler && !c.running) return out;
   try {
-    out.pools = cluster::pgbouncer_pools(*st.layout);
+    out.pools = stack::pgbouncer_pools(*st.layout);
   } catch (const pgstack::Error& e) {
     out.error = e.what();
   }
@@ -201,10 +201,10 @@ void print_pools(const Pools& p) {
 
 void run_status(const StatusArgs& args) {
   set_command("pgstack status");
-  auto st = cluster::status(args.dir);
+  auto st = stack::status(args.dir);
   if (!st.exists || !st.layout)
     throw pgstack::Error(fmt::format("no stack in {}; run `pgstack up{}` to make one", args.dir,
-                                     args.dir == cluster::kDefaultDir ? "" : " --dir " + args.dir));
+                                     args.dir == stack::kDefaultDir ? "" : " --dir " + args.dir));
   auto rep = read_replication(st);
   auto backups = read_backups(st);
   auto pools = read_pools(st);

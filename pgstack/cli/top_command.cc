@@ -16,7 +16,7 @@
 #include "pgstack/cli/commands.h"
 #include "pgstack/cli/integer_options.h"
 #include "pgstack/cli/observe_target.h"
-#include "pgstack/doctor/activity.h"
+#include "pgstack/ops/doctor/activity.h"
 
 namespace pgstack::cli {
 namespace {
@@ -25,7 +25,7 @@ volatile std::sig_atomic_t interrupted = 0;
 
 struct TopArgs {
   std::optional<std::string> db;
-  std::string dir = cluster::kDefaultDir;
+  std::string dir = stack::kDefaultDir;
   bool once = false;
   bool json = false;
   std::string interval = "2s";

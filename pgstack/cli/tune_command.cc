@@ -10,8 +10,8 @@
 #include "pgstack/base/strings.h"
 #include "pgstack/cli/cli_context.h"
 #include "pgstack/cli/commands.h"
-#include "pgstack/cluster/layout.h"
-#include "pgstack/tune/tune.h"
+#include "pgstack/ops/stack/layout.h"
+#include "pgstack/ops/tune/tune.h"
 
 namespace pgstack::cli {
 namespace {
@@ -125,16 +125,16 @@ std::string env_name(const std::string& component) {
 }
 
 struct EnvArgs {
-  std::string dir = cluster::kDefaultDir;
+  std::string dir = stack::kDefaultDir;
   bool json = false;
 };
 
 void run_env(const EnvArgs& args) {
   set_command("pgstack env");
-  auto layout = cluster::ClusterLayout::load(args.dir);
+  auto layout = stack::ClusterLayout::load(args.dir);
   if (!layout || layout->components.empty())
     throw pgstack::Error(fmt::format("no stack in {} (no stack.json there); run `pgstack up{}` to start one",
-                                     args.dir, args.dir == cluster::kDefaultDir ? "" : " --dir " + args.dir));
+                                     args.dir, args.dir == stack::kDefaultDir ? "" : " --dir " + args.dir));
   // DATABASE_URL is the application's: role app over TCP (every driver parses the URL
   // form, not only libpq), never the superuser. Migrations run as their own role.
   const auto* reader_server = layout->standby() ? layout->standby() : &layout->primary();
