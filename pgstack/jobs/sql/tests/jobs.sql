@@ -22,7 +22,7 @@ COMMIT;
 
 -- Everything else happens in one transaction that is rolled back.
 BEGIN;
-SELECT plan(124);
+SELECT plan(175);
 
 -- ---- the API: what exists, and who may call it ------------------------------------
 CREATE TEMP TABLE api (fn name, args name[], reads boolean);
@@ -65,9 +65,9 @@ SELECT is_empty($$
   'PUBLIC may execute no jobs function');
 -- The helpers that write the queue's tables as the owner are not the application's to
 -- call: they would let it re-offer or rewrite any job.
-SELECT function_privs_are('pgstack', 'job_reoffer', '{bigint[],text}', 'readwrite', '{}');
-SELECT function_privs_are('pgstack', 'job_record_outcomes', '{pgstack.job_batches,bigint[],jsonb}', 'readwrite', '{}');
-SELECT function_privs_are('pgstack', 'job_held_batch', '{bigint,text}', 'readwrite', '{}');
+SELECT function_privs_are('pgstack', 'job_reoffer', '{bigint[],text}'::name[], 'readwrite', '{}'::name[]);
+SELECT function_privs_are('pgstack', 'job_record_outcomes', '{pgstack.job_batches,bigint[],jsonb}'::name[], 'readwrite', '{}'::name[]);
+SELECT function_privs_are('pgstack', 'job_held_batch', '{bigint,text}'::name[], 'readwrite', '{}'::name[]);
 -- The tables: read by the application roles, written only through the functions.
 SELECT is_empty($$SELECT c.oid::regclass FROM pg_class c
                    WHERE c.relnamespace = 'pgstack'::regnamespace AND c.relname ~ '^job' AND c.relkind IN ('r', 'p')
@@ -151,14 +151,16 @@ SELECT is(pgstack.job_state((SELECT id FROM report)), 'cancelled', '... job_stat
 SELECT is(pgstack.job_state((SELECT id FROM report)), (SELECT state FROM pgstack.job((SELECT id FROM report))), '... and pgstack.job');
 SELECT throws_ok(format('SELECT pgstack.cancel_job(%s)', (SELECT id FROM report)), '55000',
                  format('job %s has already ended (cancelled)', (SELECT id FROM report)), 'an ended job cannot be cancelled');
-SELECT is((SELECT duplicate FROM pgstack.enqueue('report', queue => 'reports', unique_key => 'report:2026-11')), false,
-          'cancelling a job frees its unique key');
 SELECT is(pgstack.retry_job((SELECT id FROM report)), 'available', 'retry_job gives a cancelled job one more attempt...');
 SELECT throws_ok(format('SELECT pgstack.retry_job(%s)', (SELECT id FROM report)), '55000',
                  format('job %s is available and cannot be retried', (SELECT id FROM report)), 'an available job cannot be retried');
 CREATE TEMP TABLE later AS SELECT * FROM pgstack.enqueue('email', run_at => now() + interval '1 day');
 SELECT is(pgstack.retry_job((SELECT id FROM later)), 'available', 'retry_job runs a scheduled job now');
 SELECT is(pgstack.job_state((SELECT id FROM later)), 'available', '... it is available');
+CREATE TEMP TABLE digest AS SELECT * FROM pgstack.enqueue('email', run_at => now() + interval '1 day', unique_key => 'digest:alice');
+SELECT is(pgstack.cancel_job((SELECT id FROM digest)), 'cancelled', 'a scheduled job with a unique key, cancelled');
+SELECT is((SELECT duplicate FROM pgstack.enqueue('email', unique_key => 'digest:alice')), false,
+          '... no longer holds its key: the next job with it is enqueued');
 SELECT is(pgstack.cancel_job((SELECT id FROM email)), 'cancelling', 'cancel_job of an available job: cancelling');
 SELECT is((SELECT cancel_requested FROM pgstack.job((SELECT id FROM email))), true, '... pgstack.job shows cancel_requested');
 SELECT is(pgstack.job_state(999999999), NULL, 'job_state of a job that left no trace is NULL');

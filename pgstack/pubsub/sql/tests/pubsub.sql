@@ -18,7 +18,7 @@ COMMIT;
 
 -- Everything else happens in one transaction that is rolled back.
 BEGIN;
-SELECT plan(44);
+SELECT plan(51);
 
 -- ---- the API: what exists, and who may call it ------------------------------------
 CREATE TEMP TABLE api (fn name, args name[], reads boolean);
@@ -42,9 +42,9 @@ SELECT is_empty($$
   'PUBLIC may execute no pubsub function');
 -- Pruning is a maintenance task, run as the owner by pgstack.maintain() only; the
 -- tables are read by the application roles and written only through the functions.
-SELECT function_privs_are('pgstack', 'pubsub_prune', '{}', 'readwrite', '{}');
-SELECT table_privs_are('pgstack', 'pubsub_messages', 'readwrite', '{SELECT}');
-SELECT table_privs_are('pgstack', 'pubsub_consumers', 'readwrite', '{SELECT}');
+SELECT function_privs_are('pgstack', 'pubsub_prune', '{}'::name[], 'readwrite', '{}'::name[]);
+SELECT table_privs_are('pgstack', 'pubsub_messages', 'readwrite', '{SELECT}'::name[]);
+SELECT table_privs_are('pgstack', 'pubsub_consumers', 'readwrite', '{SELECT}'::name[]);
 SELECT throws_ok($$INSERT INTO pgstack.pubsub_messages (channel, payload) VALUES ('invoices', 'forged')$$, '42501',
                  'permission denied for table pubsub_messages', 'app cannot forge a durable message');
 SELECT throws_ok($$UPDATE pgstack.pubsub_settings SET retention = interval '1 second'$$, '42501',

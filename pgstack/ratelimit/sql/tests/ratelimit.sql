@@ -6,16 +6,16 @@
 -- transaction is still made at the real time; the times it returns are checked within
 -- a second of what the arithmetic says.
 BEGIN;
-SELECT plan(32);
+SELECT plan(33);
 
 -- ---- the API: what exists, and who may call it ------------------------------------
 SELECT has_function('pgstack', 'rate_limit', '{text,integer,interval,integer,integer}');
 SELECT has_function('pgstack', 'rate_limit_reset', '{text}');
-SELECT function_returns('pgstack', 'rate_limit', '{text,integer,interval,integer,integer}', 'setof record');
+SELECT function_returns('pgstack', 'rate_limit', '{text,integer,interval,integer,integer}'::name[], 'setof record');
 -- readwrite may call both; readonly (which writes nothing) neither; PUBLIC none.
-SELECT function_privs_are('pgstack', 'rate_limit', '{text,integer,interval,integer,integer}', 'readwrite', '{EXECUTE}');
-SELECT function_privs_are('pgstack', 'rate_limit_reset', '{text}', 'readwrite', '{EXECUTE}');
-SELECT function_privs_are('pgstack', 'rate_limit', '{text,integer,interval,integer,integer}', 'readonly', '{}');
+SELECT function_privs_are('pgstack', 'rate_limit', '{text,integer,interval,integer,integer}'::name[], 'readwrite', '{EXECUTE}'::name[]);
+SELECT function_privs_are('pgstack', 'rate_limit_reset', '{text}'::name[], 'readwrite', '{EXECUTE}'::name[]);
+SELECT function_privs_are('pgstack', 'rate_limit', '{text,integer,interval,integer,integer}'::name[], 'readonly', '{}'::name[]);
 SELECT is_empty($$
   SELECT p.oid::regprocedure FROM pg_proc p
    WHERE p.pronamespace = 'pgstack'::regnamespace AND p.proname ~ '^rate_limit'
@@ -23,8 +23,8 @@ SELECT is_empty($$
   'PUBLIC may execute no ratelimit function');
 -- The sweep is a maintenance task, run as the owner by pgstack.maintain() only; the
 -- table is read by the application roles, written only through the functions.
-SELECT function_privs_are('pgstack', 'rate_limit_sweep', '{}', 'readwrite', '{}');
-SELECT table_privs_are('pgstack', 'rate_limits', 'readwrite', '{SELECT}');
+SELECT function_privs_are('pgstack', 'rate_limit_sweep', '{}'::name[], 'readwrite', '{}'::name[]);
+SELECT table_privs_are('pgstack', 'rate_limits', 'readwrite', '{SELECT}'::name[]);
 SELECT throws_ok($$DELETE FROM pgstack.rate_limits$$, '42501', 'permission denied for table rate_limits',
                  'app cannot reset every limit by hand');
 -- Unlogged: no WAL per decision (and a crash empties it: limits fail open once).

@@ -23,25 +23,25 @@ SELECT is_empty($$SELECT p.oid::regprocedure FROM pg_proc p
 -- non-owner can write; pg_temp last, so a caller's temporary objects are never found
 -- first); the one exception is kv_lookup, a SQL function the planner inlines, which a
 -- pinned path would prevent.
-SELECT results_eq($$SELECT p.proname::text FROM pg_proc p
+SELECT results_eq($$SELECT p.proname::text COLLATE "default" FROM pg_proc p
                      WHERE p.pronamespace = 'pgstack'::regnamespace
                        AND NOT coalesce('search_path=pg_catalog, pgstack, pg_temp' = ANY (p.proconfig), false)
                      ORDER BY 1$$,
                   ARRAY['kv_lookup'], 'every pgstack function but kv_lookup pins search_path = pg_catalog, pgstack, pg_temp');
 -- Tables: the application roles read them; only kv's keys and locks may readwrite
 -- change directly (for speed); readonly changes nothing.
-SELECT results_eq($$SELECT c.relname::text FROM pg_class c
+SELECT results_eq($$SELECT c.relname::text COLLATE "default" FROM pg_class c
                      WHERE c.relnamespace = 'pgstack'::regnamespace AND c.relkind IN ('r', 'p', 'm')
                        AND has_table_privilege('readwrite', c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')
                      ORDER BY 1$$,
                   ARRAY['kv_entries', 'kv_locks'], 'readwrite writes no pgstack table but kv_entries and kv_locks');
 SELECT is_empty($$SELECT c.oid::regclass FROM pg_class c
-                   WHERE c.relnamespace = 'pgstack'::regnamespace AND c.relkind IN ('r', 'p', 'm', 'S')
+                   WHERE c.relnamespace = 'pgstack'::regnamespace AND c.relkind IN ('r', 'p', 'm')
                      AND has_table_privilege('readonly', c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')$$,
                 'readonly writes no pgstack table');
 SELECT is_empty($$SELECT c.oid::regclass FROM pg_class c
-                   WHERE c.relnamespace = 'pgstack'::regnamespace AND c.relkind = 'S'
-                     AND has_sequence_privilege('readwrite', c.oid, 'UPDATE')$$,
+                   WHERE c.relnamespace = 'pgstack'::regnamespace
+                     AND CASE WHEN c.relkind = 'S' THEN has_sequence_privilege('readwrite', c.oid, 'UPDATE') END$$,
                 'readwrite cannot move any pgstack sequence');
 
 -- ---- the migration ledger --------------------------------------------------------
@@ -49,9 +49,9 @@ SELECT is_empty($$SELECT c.oid::regclass FROM pg_class c
 -- record_migration lets `pgstack migrate up` (as the migrations role) record the
 -- application's own files, inserting only, and refuses pgstack's module names.
 SELECT has_function('pgstack', 'record_migration', '{text,integer,text,text,integer}');
-SELECT function_privs_are('pgstack', 'record_migration', '{text,integer,text,text,integer}', 'readwrite', '{EXECUTE}');
-SELECT function_privs_are('pgstack', 'record_migration', '{text,integer,text,text,integer}', 'readonly', '{}');
-SELECT table_privs_are('pgstack', 'schema_migrations', 'readwrite', '{SELECT}');
+SELECT function_privs_are('pgstack', 'record_migration', '{text,integer,text,text,integer}'::name[], 'readwrite', '{EXECUTE}'::name[]);
+SELECT function_privs_are('pgstack', 'record_migration', '{text,integer,text,text,integer}'::name[], 'readonly', '{}'::name[]);
+SELECT table_privs_are('pgstack', 'schema_migrations', 'readwrite', '{SELECT}'::name[]);
 SELECT set_eq($$SELECT DISTINCT module FROM pgstack.schema_migrations$$,
               ARRAY['core', 'jobs', 'kv', 'sessions', 'ratelimit', 'flags', 'pubsub'], 'every module is recorded as applied');
 SELECT set_eq($$SELECT name FROM pgstack.builtin_modules$$, $$SELECT DISTINCT module FROM pgstack.schema_migrations$$,
@@ -75,9 +75,9 @@ SELECT results_eq($$SELECT name, every FROM pgstack.maintenance_tasks ORDER BY n
                            ('rate_limit_sweep', interval '10 seconds'), ('session_sweep', interval '1 minute')$$,
                   'the registered maintenance tasks and their intervals');
 SELECT has_function('pgstack', 'maintain', '{integer}');
-SELECT function_returns('pgstack', 'maintain', '{integer}', 'setof record');
-SELECT function_privs_are('pgstack', 'maintain', '{integer}', 'readwrite', '{EXECUTE}');
-SELECT function_privs_are('pgstack', 'maintain', '{integer}', 'readonly', '{}');
+SELECT function_returns('pgstack', 'maintain', '{integer}'::name[], 'setof record');
+SELECT function_privs_are('pgstack', 'maintain', '{integer}'::name[], 'readwrite', '{EXECUTE}'::name[]);
+SELECT function_privs_are('pgstack', 'maintain', '{integer}'::name[], 'readonly', '{}'::name[]);
 SELECT is(pg_get_function_identity_arguments('pgstack.maintain(integer)'::regprocedure), 'max_tasks integer',
           'maintain(max_tasks)');
 -- Due tasks run (all are due in a fresh database), each in a subtransaction, at most
@@ -94,7 +94,7 @@ SELECT throws_ok($$SELECT * FROM pgstack.maintain(0)$$, '22023', 'maintain: max_
 SELECT throws_ok($$SELECT * FROM pgstack.maintain(NULL)$$, '22023', 'maintain: max_tasks NULL is not a positive number');
 -- Only the schema's owner registers tasks (they run with its rights): app cannot, and
 -- cannot change the registry by hand.
-SELECT function_privs_are('pgstack', 'register_maintenance_task', '{text,regprocedure,interval}', 'readwrite', '{}');
+SELECT function_privs_are('pgstack', 'register_maintenance_task', '{text,regprocedure,interval}'::name[], 'readwrite', '{}'::name[]);
 SELECT throws_ok($$SELECT pgstack.register_maintenance_task('mine', 'pgstack.kv_sweep()', interval '1 second')$$, '42501',
                  'permission denied for function register_maintenance_task');
 SELECT throws_ok($$UPDATE pgstack.maintenance_tasks SET every = interval '1 day'$$, '42501',

@@ -5,7 +5,7 @@
 -- Expiry by the passing of time is not tested here (now() stands still inside one
 -- transaction): session_store_test covers it.
 BEGIN;
-SELECT plan(70);
+SELECT plan(69);
 
 -- ---- the API: what exists, and who may call it ------------------------------------
 CREATE TEMP TABLE api (fn name, args name[], reads boolean);
@@ -31,12 +31,12 @@ SELECT is_empty($$
      AND has_function_privilege('public', p.oid, 'EXECUTE') $$,
   'PUBLIC may execute no sessions function');
 -- The sweep is a maintenance task, run as the owner by pgstack.maintain() only.
-SELECT function_privs_are('pgstack', 'session_sweep', '{}', 'readwrite', '{}');
+SELECT function_privs_are('pgstack', 'session_sweep', '{}'::name[], 'readwrite', '{}'::name[]);
 SELECT throws_ok('SELECT pgstack.session_sweep()', '42501', 'permission denied for function session_sweep');
 -- The table is read by the application roles and written only through the functions,
 -- so no application role can plant or rewrite a session by hand.
-SELECT table_privs_are('pgstack', 'sessions', 'readwrite', '{SELECT}');
-SELECT table_privs_are('pgstack', 'sessions', 'readonly', '{SELECT}');
+SELECT table_privs_are('pgstack', 'sessions', 'readwrite', '{SELECT}'::name[]);
+SELECT table_privs_are('pgstack', 'sessions', 'readonly', '{SELECT}'::name[]);
 SELECT throws_ok($$UPDATE pgstack.sessions SET expires_at = now() + interval '100 years'$$, '42501',
                  'permission denied for table sessions', 'app cannot extend a session by hand');
 SELECT throws_ok($$INSERT INTO pgstack.sessions (token_hash, user_id, expires_at) VALUES ('\x00', 'mallory', now())$$,
