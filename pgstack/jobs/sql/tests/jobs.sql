@@ -180,6 +180,7 @@ SELECT throws_ok($$SELECT pgstack.pause_job_queue('nope')$$, '42704', 'unknown j
 -- Watching: a worker with nothing to do watches the queue, so enqueues notify it.
 SELECT is(pgstack.watch_job_queue(:'queue'), 'watching', 'watch_job_queue: this session watches now');
 SELECT is(pgstack.unwatch_job_queue(:'queue'), true, 'unwatch_job_queue ends it');
+-- (PostgreSQL adds a WARNING "you don't own a lock of type ExclusiveLock" here.)
 SELECT is(pgstack.unwatch_job_queue(:'queue'), false, '... false when this session was not watching');
 SELECT is(pgstack.job_watch_key(:'queue'), pgstack.job_watch_key(:'queue'), 'job_watch_key: the watch''s advisory lock key');
 

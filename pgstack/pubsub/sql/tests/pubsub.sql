@@ -107,7 +107,7 @@ SELECT throws_ok(format('SELECT pgstack.pubsub_ack(%L, %L, 1)', 'bad consumer', 
 
 -- Pruning (the retention, 7 days by default) runs through pgstack.maintain().
 SELECT is((SELECT retention FROM pgstack.pubsub_settings), interval '7 days', 'the retention is 7 days');
-SELECT is((SELECT error FROM pgstack.maintain() WHERE task = 'pubsub_prune'), NULL, 'maintain() runs pubsub_prune');
+SELECT is_empty($$SELECT * FROM pgstack.maintain() WHERE error IS NOT NULL$$, 'maintain() runs pubsub_prune (when due) without an error');
 SELECT is((SELECT count(*) FROM pgstack.pubsub_messages WHERE channel = :'channel'), 4::bigint, '... which keeps young messages');
 
 SELECT * FROM finish();

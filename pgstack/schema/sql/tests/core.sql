@@ -4,7 +4,7 @@
 -- Run as the stack's application role `app` (a member of readwrite), in one transaction
 -- that is rolled back. How to run it: docs/testing.md, "SQL-level tests (pgTAP)".
 BEGIN;
-SELECT plan(37);
+SELECT plan(39);
 
 -- ---- schema pgstack: readable by the application roles, written only through its
 -- functions ------------------------------------------------------------------------
@@ -19,6 +19,16 @@ SELECT throws_ok($$CREATE FUNCTION pgstack.kv_get(namespace text, key text, extr
 SELECT is_empty($$SELECT p.oid::regprocedure FROM pg_proc p
                    WHERE p.pronamespace = 'pgstack'::regnamespace AND has_function_privilege('public', p.oid, 'EXECUTE')$$,
                 'no pgstack function is executable by PUBLIC');
+-- The login roles hold nothing of their own in the schema: app may call exactly what
+-- readwrite may, app_reader what readonly may.
+SELECT is_empty($$SELECT p.oid::regprocedure FROM pg_proc p
+                   WHERE p.pronamespace = 'pgstack'::regnamespace
+                     AND has_function_privilege('app', p.oid, 'EXECUTE') <> has_function_privilege('readwrite', p.oid, 'EXECUTE')$$,
+                'app may execute what readwrite may, no more');
+SELECT is_empty($$SELECT p.oid::regprocedure FROM pg_proc p
+                   WHERE p.pronamespace = 'pgstack'::regnamespace
+                     AND has_function_privilege('app_reader', p.oid, 'EXECUTE') <> has_function_privilege('readonly', p.oid, 'EXECUTE')$$,
+                'app_reader may execute what readonly may, no more');
 -- Every function pins search_path to pg_catalog, pgstack, pg_temp (no schema a
 -- non-owner can write; pg_temp last, so a caller's temporary objects are never found
 -- first); the one exception is kv_lookup, a SQL function the planner inlines, which a
