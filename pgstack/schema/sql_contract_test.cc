@@ -26,7 +26,7 @@
 #include "pgstack/pg/connection.h"
 #include "pgstack/schema/builtin_modules.h"
 #include "pgstack/schema/migration_runner.h"
-#include "pgstack/sys/files.h"
+#include "pgstack/base/files.h"
 #include "pgstack/sys/process.h"
 #include "pgstack/testing/test_cluster.h"
 
@@ -226,13 +226,13 @@ TEST_F(SqlContract, AFileThatIsWrongInAnyWayFails) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.what);
-    sys::write_text_file(file.string(), c.sql);
+    pgstack::write_text_file(file.string(), c.sql);
     const auto run = run_file(file);
     std::string all;
     for (const auto& p : run.problems) all += p + "\n";
     for (const auto& e : c.expected) EXPECT_NE(all.find(e), std::string::npos) << "expected \"" << e << "\" in:\n" << all;
   }
-  sys::write_text_file(file.string(), "BEGIN; SELECT plan(1); SELECT ok(true, 'fine'); SELECT * FROM finish(); ROLLBACK;");
+  pgstack::write_text_file(file.string(), "BEGIN; SELECT plan(1); SELECT ok(true, 'fine'); SELECT * FROM finish(); ROLLBACK;");
   EXPECT_TRUE(run_file(file).problems.empty()) << "a good file was failed";
 }
 
