@@ -36,7 +36,7 @@ JobState parse_job_state(std::string_view text) {
       "unknown job state '{}': use scheduled, retryable, available, running, completed, discarded or cancelled", text));
 }
 
-namespace sql {
+namespace internal {
 
 const char* const kEnqueueMany =
     "select id, duplicate from pgstack.enqueue_many($1, $2, $3, $4, $5, $6, $7, $8, $9)";
@@ -158,5 +158,5 @@ std::vector<JobInfo> job_list(const pg::Result& r) {
   return out;
 }
 
-}  // namespace sql
+}  // namespace internal
 }  // namespace pgstack::jobs

@@ -17,33 +17,13 @@
 #include <string_view>
 #include <vector>
 
+#include "pgstack/jobs/internal/queue_sql.h"
 #include "pgstack/jobs/job.h"
 #include "pgstack/pg/params.h"
 #include "pgstack/pg/result.h"
 
 namespace pgstack::jobs {
 
-// The statements and result decoding, kept out of the templates below.
-namespace sql {
-extern const char* const kEnqueueMany;
-extern const char* const kRegisterKind;
-extern const char* const kCreateQueue;
-extern const char* const kCancel;
-extern const char* const kRetry;
-extern const char* const kPause;
-extern const char* const kResume;
-extern const char* const kSetLimit;
-extern const char* const kStats;
-extern const char* const kJob;
-extern const char* const kList;
-extern const char* const kMaintain;
-pg::Params enqueue_params(const std::vector<JobRequest>& jobs, const std::vector<std::string>& tags,
-                          UniqueWhile unique_while);
-std::vector<EnqueueResult> enqueue_results(const pg::Result& r);
-std::vector<QueueStats> queue_stats(const pg::Result& r);
-std::optional<JobInfo> job_info(const pg::Result& r);
-std::vector<JobInfo> job_list(const pg::Result& r);
-}  // namespace sql
 
 // Settings of a kind, written when registered; NULL (nullopt) keeps what is there.
 struct KindOptions {
@@ -69,16 +49,16 @@ class JobQueue {
                                                  const std::vector<std::string>& tags = {},
                                                  UniqueWhile unique_while = UniqueWhile::active) {
     if (jobs.empty()) return {};
-    return sql::enqueue_results(db.execute(sql::kEnqueueMany, sql::enqueue_params(jobs, tags, unique_while)));
+    return internal::enqueue_results(db.execute(internal::kEnqueueMany, internal::enqueue_params(jobs, tags, unique_while)));
   }
 
   template <class Db>
   static void register_kind(Db& db, std::string_view kind, const KindOptions& options = {}) {
-    db.query(sql::kRegisterKind, kind, options.queue, options.max_attempts, options.priority);
+    db.query(internal::kRegisterKind, kind, options.queue, options.max_attempts, options.priority);
   }
   template <class Db>
   static void create_queue(Db& db, std::string_view queue, std::optional<int> concurrency_limit = std::nullopt) {
-    db.query(sql::kCreateQueue, queue, concurrency_limit);
+    db.query(internal::kCreateQueue, queue, concurrency_limit);
   }
 
   // True when the job was cancelled at once (it was scheduled or retryable); false when
@@ -86,37 +66,37 @@ class JobQueue {
   // fires the running handler's cancel token. Throws when the job ended or does not exist.
   template <class Db>
   static bool cancel(Db& db, std::int64_t id) {
-    return db.template query_value<std::string>(sql::kCancel, id) == "cancelled";
+    return db.template query_value<std::string>(internal::kCancel, id) == "cancelled";
   }
   // Runs a scheduled, retryable, discarded or cancelled job again now.
   template <class Db>
-  static void retry(Db& db, std::int64_t id) { db.query(sql::kRetry, id); }
+  static void retry(Db& db, std::int64_t id) { db.query(internal::kRetry, id); }
   template <class Db>
-  static void pause(Db& db, std::string_view queue) { db.query(sql::kPause, queue); }
+  static void pause(Db& db, std::string_view queue) { db.query(internal::kPause, queue); }
   template <class Db>
-  static void resume(Db& db, std::string_view queue) { db.query(sql::kResume, queue); }
+  static void resume(Db& db, std::string_view queue) { db.query(internal::kResume, queue); }
   template <class Db>
   static void set_concurrency_limit(Db& db, std::string_view queue, std::optional<int> limit) {
-    db.query(sql::kSetLimit, queue, limit);
+    db.query(internal::kSetLimit, queue, limit);
   }
 
   template <class Db>
-  static std::vector<QueueStats> stats(Db& db) { return sql::queue_stats(db.query(sql::kStats)); }
+  static std::vector<QueueStats> stats(Db& db) { return internal::queue_stats(db.query(internal::kStats)); }
   template <class Db>
-  static std::optional<JobInfo> job(Db& db, std::int64_t id) { return sql::job_info(db.query(sql::kJob, id)); }
+  static std::optional<JobInfo> job(Db& db, std::int64_t id) { return internal::job_info(db.query(internal::kJob, id)); }
   // Newest first; completed jobs are not listed (nothing is kept per completed job).
   template <class Db>
   static std::vector<JobInfo> list(Db& db, std::optional<std::string> queue = std::nullopt,
                                    std::optional<JobState> state = std::nullopt, int limit = 50) {
     std::optional<std::string> state_text;
     if (state) state_text = to_string(*state);
-    return sql::job_list(db.query(sql::kList, queue, state_text, limit));
+    return internal::job_list(db.query(internal::kList, queue, state_text, limit));
   }
   // Housekeeping (Workers run it about once a second): returns what it did, or null
   // when another process was running it.
   template <class Db>
   static nlohmann::json maintain(Db& db) {
-    auto r = db.template query_optional<nlohmann::json>(sql::kMaintain);
+    auto r = db.template query_optional<nlohmann::json>(internal::kMaintain);
     return r ? *r : nlohmann::json();
   }
 };

@@ -8,7 +8,7 @@
 
 namespace pgstack::jobs {
 
-namespace sql {
+namespace internal {
 const char* const kOldestAges =
     "select queue, extract(epoch from now() - oldest_available_at)::float8 from pgstack.job_queue_stats()";
 }

@@ -25,15 +25,11 @@ struct JobMetrics {
   std::vector<std::optional<double>> oldest_available_age_seconds;
 };
 
-namespace sql {
-extern const char* const kOldestAges;
-}
-
 template <class Db>
 JobMetrics collect_job_metrics(Db& db) {
   JobMetrics m;
   m.queues = JobQueue::stats(db);
-  auto ages = db.query(sql::kOldestAges);
+  auto ages = db.query(internal::kOldestAges);
   for (const auto& q : m.queues) {
     std::optional<double> age;
     for (auto row : ages)

@@ -120,12 +120,16 @@ class Connection : public QueryMethods<Connection> {
   std::vector<Notice> recent_notices() const;
 
   const ConnectOptions& options() const noexcept { return options_; }
-  pg_conn* native() const noexcept { return conn_; }
 
+ private:
+  // libpq's handle and its errors, for the driver's own classes only: callers get
+  // everything through the methods above (the layering check keeps libpq in pg/).
+  friend class CopyWriter;
+  friend class Listener;
+  pg_conn* native() const noexcept { return conn_; }
   // Throws the SqlError for a failed libpq result (or connection loss when null).
   [[noreturn]] void throw_last_error(struct pg_result* result) const;
 
- private:
   struct CachedStatement {
     std::string name;
     std::list<std::string>::iterator lru;

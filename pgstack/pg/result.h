@@ -158,9 +158,15 @@ class Result {
   iterator begin() const { return iterator(this, 0); }
   iterator end() const { return iterator(this, rows()); }
 
-  pg_result* native() const noexcept { return result_.get(); }
 
  private:
+  // libpq's result, for the driver's own classes only.
+  friend class Row;
+  friend class Connection;
+  friend class Pipeline;
+  friend class CopyWriter;
+  pg_result* native() const noexcept { return result_.get(); }
+
   std::shared_ptr<pg_result> result_;
 };
 
