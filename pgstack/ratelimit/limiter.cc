@@ -7,7 +7,7 @@ namespace pgstack::ratelimit {
 Decision Limiter::allow(std::string_view key, const Limit& limit) {
   std::optional<std::int32_t> burst;
   if (limit.burst != 0) burst = limit.burst;
-  auto r = pool_.query(
+  auto r = db_.query(
       "select allowed, remaining, (extract(epoch from retry_after) * 1000000)::int8, "
       "(extract(epoch from reset_after) * 1000000)::int8 "
       "from pgstack.rate_limit($1, $2, $3 * interval '1 microsecond', $4, $5)",
@@ -19,7 +19,7 @@ Decision Limiter::allow(std::string_view key, const Limit& limit) {
 }
 
 bool Limiter::reset(std::string_view key) {
-  return pool_.acquire().query_value<bool>("select pgstack.rate_limit_reset($1)", key);
+  return db_.query_value<bool>("select pgstack.rate_limit_reset($1)", key);
 }
 
 }  // namespace pgstack::ratelimit

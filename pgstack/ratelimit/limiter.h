@@ -4,13 +4,16 @@
 //   pgstack::ratelimit::Limiter limiter{pool};
 //   auto d = limiter.allow("ip:203.0.113.7", {.rate = 100, .per = std::chrono::minutes{1}});
 //   if (!d.allowed) reply_429(d.retry_after);
+//
+//   // Counted only if the request's own writes commit:
+//   pgstack::ratelimit::Limiter{tx}.allow("signup:" + email, {.rate = 3, .per = std::chrono::hours{1}});
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <string_view>
 
-#include "pgstack/pg/pool.h"
+#include "pgstack/pg/executor.h"
 
 namespace pgstack::ratelimit {
 
@@ -30,7 +33,9 @@ struct Decision {
 
 class Limiter {
  public:
-  explicit Limiter(pg::Pool& pool) : pool_(pool) {}
+  // On a pool, or inside the caller's connection or transaction (pg/executor.h): then
+  // the decision commits or rolls back with the caller's own rows.
+  explicit Limiter(pg::Executor db) noexcept : db_(db) {}
 
   // Throws pgstack::pg::SqlError (22023) for a limit that makes no sense: rate < 1,
   // per <= 0, or a cost above the burst.
@@ -39,7 +44,7 @@ class Limiter {
   bool reset(std::string_view key);
 
  private:
-  pg::Pool& pool_;
+  pg::Executor db_;
 };
 
 }  // namespace pgstack::ratelimit

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "pgstack/pg/errors.h"
+#include "pgstack/pg/transaction.h"
 #include "pgstack/ratelimit/limiter.h"
 #include "pgstack/schema/schema_test_cluster.h"
 
@@ -21,6 +22,27 @@ class LimiterTest : public ::testing::Test {
   pg::Pool pool_{{.primary = db_.dsn(), .max_size = 16}};
   Limiter limiter_{pool_};
 };
+
+// Inside the caller's transaction, a decision commits or rolls back with it: a request
+// whose own writes were rolled back has not used up the limit.
+TEST_F(LimiterTest, ADecisionInTheCallersTransactionCountsOnlyIfItCommits) {
+  const Limit once{.rate = 1, .per = 1h};
+  pg::Connection conn(db_.dsn());
+  {
+    pg::Transaction tx(conn);
+    EXPECT_TRUE(Limiter{tx}.allow("signup:a", once).allowed);
+    EXPECT_FALSE(Limiter{tx}.allow("signup:a", once).allowed) << "the transaction sees its own decision";
+    tx.rollback();
+  }
+  EXPECT_TRUE(limiter_.allow("signup:a", once).allowed) << "the rolled-back decision was not counted";
+  {
+    pg::Transaction tx(conn);
+    EXPECT_TRUE(Limiter{tx}.allow("signup:b", once).allowed);
+    tx.commit();
+  }
+  EXPECT_FALSE(limiter_.allow("signup:b", once).allowed) << "the committed decision counts";
+  EXPECT_TRUE(Limiter{conn}.reset("signup:b")) << "a plain connection works too";
+}
 
 TEST_F(LimiterTest, ABurstIsAllowedThenOneRequestPerInterval) {
   const Limit limit{.rate = 10, .per = 1s, .burst = 3};

@@ -6,6 +6,7 @@
 //   auto created = sessions.create("user-42", {{"ip", "203.0.113.7"}});   // give created.token to the client
 //   if (auto s = sessions.get(token_from_cookie)) greet(s->user_id);       // nullopt: log in again
 //   sessions.revoke_all("user-42");                                        // "log out everywhere"
+//   pgstack::sessions::SessionStore{tx}.revoke_all("user-42");  // with the password change, in its transaction
 #pragma once
 
 #include <chrono>
@@ -17,7 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "pgstack/pg/pool.h"
+#include "pgstack/pg/executor.h"
 #include "pgstack/pg/types.h"
 
 namespace pgstack::sessions {
@@ -46,7 +47,9 @@ struct Session {
 
 class SessionStore {
  public:
-  explicit SessionStore(pg::Pool& pool) : pool_(pool) {}
+  // On a pool, or inside the caller's connection or transaction (pg/executor.h): then
+  // the decision commits or rolls back with the caller's own rows.
+  explicit SessionStore(pg::Executor db) noexcept : db_(db) {}
 
   NewSession create(std::string_view user_id, const nlohmann::json& data = nlohmann::json::object(),
                     const SessionOptions& options = {});
@@ -62,7 +65,7 @@ class SessionStore {
   std::int64_t revoke_all(std::string_view user_id, std::optional<std::string_view> except_token = std::nullopt);
 
  private:
-  pg::Pool& pool_;
+  pg::Executor db_;
 };
 
 }  // namespace pgstack::sessions

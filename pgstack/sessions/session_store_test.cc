@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "pgstack/pg/errors.h"
+#include "pgstack/pg/transaction.h"
 #include "pgstack/schema/schema_test_cluster.h"
 #include "pgstack/sessions/session_store.h"
 
@@ -28,6 +29,24 @@ class SessionsTest : public ::testing::Test {
         "select token from pgstack.session_create('u1', '{}', $1::interval, $2::interval)", idle, absolute);
   }
 };
+
+// In the caller's transaction, "log out everywhere" commits with the password change
+// that asked for it, or not at all.
+TEST_F(SessionsTest, RevokingInTheCallersTransactionTakesEffectOnlyIfItCommits) {
+  const auto token = sessions_.create("user-tx").token;
+  {
+    pg::Transaction tx(conn_);
+    EXPECT_EQ(SessionStore{tx}.revoke_all("user-tx"), 1);
+    tx.rollback();
+  }
+  EXPECT_TRUE(sessions_.get(token).has_value()) << "the rolled-back revocation left the session valid";
+  {
+    pg::Transaction tx(conn_);
+    EXPECT_EQ(SessionStore{tx}.revoke_all("user-tx"), 1);
+    tx.commit();
+  }
+  EXPECT_FALSE(sessions_.get(token).has_value());
+}
 
 TEST_F(SessionsTest, ATokenIsRandomAndStoredOnlyHashed) {
   std::set<std::string> tokens;

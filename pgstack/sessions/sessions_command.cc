@@ -27,11 +27,9 @@ struct SessionsArgs {
 
 template <class F>
 void with_sessions(const SessionsArgs& args, F f) {
-  const std::string dsn = resolve_dsn(args.db);
-  connect_installed(args.db, capability());
-  // No statement cache: the DSN may be PgBouncer's, in transaction mode.
-  pg::Pool pool({.primary = dsn, .max_size = 1, .statement_cache = false});
-  sessions::SessionStore store(pool);
+  // The command's own connection (no statement cache: the DSN may be PgBouncer's).
+  auto conn = connect_installed(args.db, capability());
+  sessions::SessionStore store(conn);
   f(store);
 }
 
