@@ -48,9 +48,9 @@ pg::Bytes to_bytes(std::string_view s) {
 
 std::string from_bytes(const pg::Bytes& b) { return std::string(reinterpret_cast<const char*>(b.data()), b.size()); }
 
-bool set_one(pg::Connection& conn, const std::string& name_space, std::string_view key, std::string_view value,
+bool set_one(pg::Executor db, const std::string& name_space, std::string_view key, std::string_view value,
              std::optional<Ttl> ttl, const char* mode) {
-  return conn.query_value<bool>("select pgstack.kv_set($1, $2, $3, $4 * interval '1 microsecond', $5)", name_space,
+  return db.query_value<bool>("select pgstack.kv_set($1, $2, $3, $4 * interval '1 microsecond', $5)", name_space,
                                 key, to_bytes(value), micros(ttl), mode);
 }
 
@@ -58,7 +58,7 @@ bool valid_write(std::string_view key, std::optional<Ttl> ttl) {
   return !key.empty() && key.size() <= 1024 && (!ttl || ttl->count() > 0);
 }
 
-std::vector<std::optional<std::string>> get(pg::Connection& conn, const std::string& name_space,
+std::vector<std::optional<std::string>> get(pg::Executor db, const std::string& name_space,
                                             const std::vector<const std::string*>& keys) {
   if (keys.empty()) return {};
   if (keys.size() > kMaxKeys) throw std::invalid_argument(fmt::format("kv batches: {} keys, at most {}", keys.size(), kMaxKeys));
@@ -70,7 +70,7 @@ std::vector<std::optional<std::string>> get(pg::Connection& conn, const std::str
   params.add(name_space);
   for (const auto* key : keys) params.add(*key);
   for (auto i = keys.size(); i < width; ++i) params.add(*keys[0]);  // padding: a key already asked for
-  auto rows = conn.execute(lookup_statements()[slot], params);
+  auto rows = db.execute(lookup_statements()[slot], params);
   std::unordered_map<std::string, std::string> found;
   for (auto row : rows) {
     found.emplace(row.get<std::string>(0), from_bytes(row.get<pg::Bytes>(1)));
@@ -112,7 +112,7 @@ const std::string& upsert_statement(std::size_t rows) {
 
 }  // namespace
 
-void set(pg::Connection& conn, const std::string& name_space, const std::vector<const Set*>& sets) {
+void set(pg::Executor db, const std::string& name_space, const std::vector<const Set*>& sets) {
   if (sets.empty()) return;
   // One row per key, the later call's value for a key set twice (an upsert may not
   // touch a row twice), in key order: every batch locks rows in the same order, so two
@@ -133,10 +133,10 @@ void set(pg::Connection& conn, const std::string& name_space, const std::vector<
     params.add(micros(row->ttl));
   }
   try {
-    conn.execute(upsert_statement(rows.size()), params);
+    db.execute(upsert_statement(rows.size()), params);
   } catch (const pg::SqlError& e) {
     // The namespace was dropped after the store checked it: kv's own error says so.
-    if (e.sqlstate() == "23514") conn.query("select pgstack.kv_require_namespace($1)", name_space);
+    if (e.sqlstate() == "23514") db.query("select pgstack.kv_require_namespace($1)", name_space);
     throw;
   }
 }

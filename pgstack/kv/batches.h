@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "pgstack/pg/connection.h"
+#include "pgstack/pg/executor.h"
 #include "pgstack/pg/types.h"
 
 namespace pgstack::kv::batches {
@@ -34,7 +34,7 @@ bool valid_write(std::string_view key, std::optional<Ttl> ttl);
 
 // The values of keys (at most kMaxKeys) in their order; nullopt for an absent or
 // expired key. One statement.
-std::vector<std::optional<std::string>> get(pg::Connection& conn, const std::string& name_space,
+std::vector<std::optional<std::string>> get(pg::Executor db, const std::string& name_space,
                                             const std::vector<const std::string*>& keys);
 
 // Lifetimes are bound as microseconds and turned into an interval in SQL: NULL stays
@@ -44,12 +44,12 @@ pg::Bytes to_bytes(std::string_view s);
 std::string from_bytes(const pg::Bytes& b);
 
 // One kv_set statement (mode: always, if_absent or if_present); returns whether it wrote.
-bool set_one(pg::Connection& conn, const std::string& name_space, std::string_view key, std::string_view value,
+bool set_one(pg::Executor db, const std::string& name_space, std::string_view key, std::string_view value,
              std::optional<Ttl> ttl, const char* mode);
 
 // Sets every entry (SetMode::always), each with its own ttl, in one statement: kv_mset's
 // upsert. Two sets of one key: the later one wins, a fair order for concurrent calls.
 // Entries must pass valid_write. A namespace that no longer exists gets kv's own error.
-void set(pg::Connection& conn, const std::string& name_space, const std::vector<const Set*>& sets);
+void set(pg::Executor db, const std::string& name_space, const std::vector<const Set*>& sets);
 
 }  // namespace pgstack::kv::batches

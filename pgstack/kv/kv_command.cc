@@ -32,15 +32,13 @@ struct KvArgs {
 // a new namespace.
 template <class F>
 void with_store(const KvArgs& args, F f) {
-  const std::string dsn = resolve_dsn(args.db);
-  auto probe = connect_installed(args.db, capability());
-  if (probe.query_value<bool>("SELECT pg_is_in_recovery()"))
+  auto conn = connect_installed(args.db, capability());
+  if (conn.query_value<bool>("SELECT pg_is_in_recovery()"))
     throw Error(
         "kv keeps its keys in unlogged tables, which only the primary has: a standby cannot read them; pass --db with "
         "the primary's DSN (pgstack env: DATABASE_URL)");
-  // No statement cache: the DSN may be PgBouncer's, in transaction mode.
-  pg::Pool pool({.primary = dsn, .max_size = 1, .statement_cache = false});
-  kv::Store store(pool, {.name_space = args.name_space, .create = false});
+  // The command's own connection (no statement cache: the DSN may be PgBouncer's).
+  kv::Store store(conn, {.name_space = args.name_space, .create = false});
   f(store);
 }
 

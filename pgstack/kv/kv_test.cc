@@ -7,6 +7,7 @@
 
 #include "pgstack/kv/store.h"
 #include "pgstack/pg/errors.h"
+#include "pgstack/pg/transaction.h"
 #include "pgstack/schema/housekeeper.h"
 #include "pgstack/schema/schema_test_cluster.h"
 #include "pgstack/testing/eventually.h"
@@ -36,6 +37,30 @@ class KvTest : public ::testing::Test {
     return "";
   }
 };
+
+// A Store on the caller's transaction: its writes commit or roll back with the caller's
+// own rows, and the transaction reads its own writes; nothing is coalesced there.
+TEST_F(KvTest, AStoreOnTheCallersTransactionCommitsAndRollsBackWithIt) {
+  Store shared{pool_};
+  pg::Connection conn(db_.dsn());
+  {
+    pg::Transaction tx(conn);
+    Store in_tx{tx};
+    EXPECT_TRUE(in_tx.set("order:1", "paid"));
+    EXPECT_EQ(in_tx.incr("orders"), 1);
+    EXPECT_EQ(in_tx.get("order:1"), "paid") << "the transaction reads its own write";
+    EXPECT_FALSE(shared.get("order:1").has_value()) << "others do not see it before the commit";
+    tx.rollback();
+  }
+  EXPECT_FALSE(shared.get("order:1").has_value()) << "rolled back with the transaction";
+  EXPECT_FALSE(shared.get("orders").has_value());
+  {
+    pg::Transaction tx(conn);
+    Store{tx}.set("order:2", "paid");
+    tx.commit();
+  }
+  EXPECT_EQ(shared.get("order:2"), "paid");
+}
 
 TEST_F(KvTest, SetGetDeleteRoundTripBinaryValues) {
   Store kv{pool_};

@@ -32,12 +32,14 @@ const char* to_string(SetMode mode) noexcept {
 
 Store::~Store() = default;
 
-Store::Store(pg::Pool& pool, StoreOptions options) : pool_(pool), options_(std::move(options)) {
-  if (options_.coalesce_in_flight > 0) coalescing_ = std::make_unique<Coalescing>(options_.coalesce_in_flight);
+Store::Store(pg::Executor db, StoreOptions options) : db_(db), options_(std::move(options)) {
+  // Only a pool's calls are coalesced: a statement of the caller's transaction cannot
+  // carry other threads' calls.
+  if (db_.on_pool() && options_.coalesce_in_flight > 0) coalescing_ = std::make_unique<Coalescing>(options_.coalesce_in_flight);
   if (options_.create)
-    pool_.query("select pgstack.kv_create_namespace($1, $2)", options_.name_space, options_.logged);
+    db_.query("select pgstack.kv_create_namespace($1, $2)", options_.name_space, options_.logged);
   else
-    pool_.query("select pgstack.kv_require_namespace($1)", options_.name_space);
+    db_.query("select pgstack.kv_require_namespace($1)", options_.name_space);
 }
 
 std::optional<std::string> Store::get(std::string_view key) {
@@ -47,7 +49,7 @@ std::optional<std::string> Store::get(std::string_view key) {
     std::vector<const std::string*> keys;
     keys.reserve(batch.size());
     for (auto* call : batch) keys.push_back(&call->request);
-    auto values = batches::get(*pool_.acquire(), options_.name_space, keys);
+    auto values = batches::get(db_, options_.name_space, keys);
     for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->reply = std::move(values[i]);
   });
 }
@@ -55,7 +57,7 @@ std::optional<std::string> Store::get(std::string_view key) {
 std::optional<std::string> Store::get_alone(std::string_view key) {
   // The batch statement for one key: kv_lookup inlined into a single index probe.
   const std::string k(key);
-  return std::move(batches::get(*pool_.acquire(), options_.name_space, {&k})[0]);
+  return std::move(batches::get(db_, options_.name_space, {&k})[0]);
 }
 
 std::optional<nlohmann::json> Store::get_json(std::string_view key) {
@@ -72,7 +74,7 @@ std::vector<std::optional<std::string>> Store::mget(const std::vector<std::strin
   std::vector<std::optional<std::string>> out;
   if (keys.empty()) return out;
   out.reserve(keys.size());
-  auto r = pool_.query("select value from pgstack.kv_mget($1, $2)", options_.name_space, keys);
+  auto r = db_.query("select value from pgstack.kv_mget($1, $2)", options_.name_space, keys);
   for (auto row : r) {
     auto v = row.get<std::optional<pg::Bytes>>(0);
     out.push_back(v ? std::optional<std::string>(from_bytes(*v)) : std::nullopt);
@@ -81,11 +83,11 @@ std::vector<std::optional<std::string>> Store::mget(const std::vector<std::strin
 }
 
 bool Store::exists(std::string_view key) {
-  return pool_.query("select 1 from pgstack.kv_lookup($1, array[$2::text])", options_.name_space, key).rows() > 0;
+  return db_.query("select 1 from pgstack.kv_lookup($1, array[$2::text])", options_.name_space, key).rows() > 0;
 }
 
 KeyTtl Store::ttl(std::string_view key) {
-  auto r = pool_.query(
+  auto r = db_.query(
       "select (extract(epoch from expires_at - now()) * 1000000)::int8 from pgstack.kv_lookup($1, array[$2::text])",
       options_.name_space, key);
   if (r.empty()) return {};
@@ -103,13 +105,13 @@ bool Store::set(std::string_view key, std::string_view value, std::optional<Ttl>
     std::vector<const batches::Set*> sets;
     sets.reserve(batch.size());
     for (auto* call : batch) sets.push_back(&call->request);
-    batches::set(*pool_.acquire(), options_.name_space, sets);
+    batches::set(db_, options_.name_space, sets);
     for (auto* call : batch) call->reply = true;
   });
 }
 
 bool Store::set_alone(std::string_view key, std::string_view value, std::optional<Ttl> ttl, SetMode mode) {
-  return batches::set_one(*pool_.acquire(), options_.name_space, key, value, ttl, to_string(mode));
+  return batches::set_one(db_, options_.name_space, key, value, ttl, to_string(mode));
 }
 
 bool Store::set_json(std::string_view key, const nlohmann::json& value, std::optional<Ttl> ttl, SetMode mode) {
@@ -126,7 +128,7 @@ std::int64_t Store::mset(const std::vector<std::pair<std::string, std::string>>&
     keys.push_back(k);
     values.push_back(to_bytes(v));
   }
-  return pool_.acquire().query_value<std::int64_t>("select pgstack.kv_mset($1, $2, $3, $4 * interval '1 microsecond')",
+  return db_.query_value<std::int64_t>("select pgstack.kv_mset($1, $2, $3, $4 * interval '1 microsecond')",
                                          options_.name_space, keys, values, micros(ttl));
 }
 
@@ -134,11 +136,11 @@ bool Store::remove(std::string_view key) { return remove(std::vector<std::string
 
 std::int64_t Store::remove(const std::vector<std::string>& keys) {
   if (keys.empty()) return 0;
-  return pool_.acquire().query_value<std::int64_t>("select pgstack.kv_delete($1, $2::text[])", options_.name_space, keys);
+  return db_.query_value<std::int64_t>("select pgstack.kv_delete($1, $2::text[])", options_.name_space, keys);
 }
 
 std::int64_t Store::incr(std::string_view key, std::int64_t by, std::optional<Ttl> ttl) {
-  return pool_.acquire().query_value<std::int64_t>("select pgstack.kv_incr($1, $2, $3, $4 * interval '1 microsecond')",
+  return db_.query_value<std::int64_t>("select pgstack.kv_incr($1, $2, $3, $4 * interval '1 microsecond')",
                                          options_.name_space, key, by, micros(ttl));
 }
 
@@ -146,27 +148,27 @@ bool Store::compare_and_set(std::string_view key, std::optional<std::string_view
                             std::optional<Ttl> ttl) {
   std::optional<pg::Bytes> expected_bytes;
   if (expected) expected_bytes = to_bytes(*expected);
-  return pool_.acquire().query_value<bool>(
+  return db_.query_value<bool>(
       "select pgstack.kv_compare_and_set($1, $2, $3, $4, $5 * interval '1 microsecond')", options_.name_space, key,
       expected_bytes, to_bytes(desired), micros(ttl));
 }
 
 bool Store::expire(std::string_view key, std::optional<Ttl> ttl) {
-  return pool_.acquire().query_value<bool>("select pgstack.kv_expire($1, $2, $3 * interval '1 microsecond')",
+  return db_.query_value<bool>("select pgstack.kv_expire($1, $2, $3 * interval '1 microsecond')",
                                  options_.name_space, key, micros(ttl));
 }
 
 bool Store::try_lock(std::string_view key, std::string_view owner, Ttl lease) {
-  return pool_.acquire().query_value<bool>("select pgstack.kv_try_lock($1, $2, $3, $4 * interval '1 microsecond')",
+  return db_.query_value<bool>("select pgstack.kv_try_lock($1, $2, $3, $4 * interval '1 microsecond')",
                                  options_.name_space, key, owner, lease.count());
 }
 
 bool Store::unlock(std::string_view key, std::string_view owner) {
-  return pool_.acquire().query_value<bool>("select pgstack.kv_unlock($1, $2, $3)", options_.name_space, key, owner);
+  return db_.query_value<bool>("select pgstack.kv_unlock($1, $2, $3)", options_.name_space, key, owner);
 }
 
 std::optional<Store::Cached> Store::get_cached(std::string_view key) {
-  auto r = pool_.query(
+  auto r = db_.query(
       "select value, coalesce(refresh_at <= now(), false) from pgstack.kv_lookup($1, array[$2::text])",
       options_.name_space, key);
   if (r.empty()) return std::nullopt;
@@ -174,10 +176,10 @@ std::optional<Store::Cached> Store::get_cached(std::string_view key) {
 }
 
 void Store::put_cached(std::string_view key, std::string_view value, Ttl fresh_for, Ttl stale_for) {
-  pool_.query("select pgstack.kv_cache_put($1, $2, $3, $4 * interval '1 microsecond', $5 * interval '1 microsecond')",
+  db_.query("select pgstack.kv_cache_put($1, $2, $3, $4 * interval '1 microsecond', $5 * interval '1 microsecond')",
               options_.name_space, key, to_bytes(value), fresh_for.count(), stale_for.count());
 }
 
-void Store::flush() { pool_.query("select pgstack.kv_flush($1)", options_.name_space); }
+void Store::flush() { db_.query("select pgstack.kv_flush($1)", options_.name_space); }
 
 }  // namespace pgstack::kv

@@ -9,6 +9,10 @@
 //   auto hits = kv.incr("hits:2026-11-30");                         // exact under concurrency
 //   if (auto v = kv.get("greeting")) std::cout << *v;
 //
+//   pgstack::pg::Transaction tx(conn);                             // with the order, or not at all
+//   pgstack::kv::Store{tx}.set("order:42:status", "paid");
+//   tx.commit();
+//
 // An expired key is gone at once for every call; its row is removed later by the
 // kv_sweep maintenance task (run by pgstack::schema::Housekeeper or `pgstack maintain`).
 //
@@ -28,7 +32,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "pgstack/pg/pool.h"
+#include "pgstack/pg/executor.h"
 
 namespace pgstack::kv {
 
@@ -61,7 +65,10 @@ struct KeyTtl {
 
 class Store {
  public:
-  explicit Store(pg::Pool& pool, StoreOptions options = {});
+  // On a pool, shared by every thread (calls are coalesced), or inside the caller's
+  // connection or transaction (pg/executor.h): then each call is a statement of that
+  // transaction, committed or rolled back with the caller's own rows, never coalesced.
+  explicit Store(pg::Executor db, StoreOptions options = {});
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -113,13 +120,12 @@ class Store {
   std::optional<Cached> get_cached(std::string_view key);
   void put_cached(std::string_view key, std::string_view value, Ttl fresh_for, Ttl stale_for);
 
-  pg::Pool& pool() noexcept { return pool_; }
 
  private:
   std::optional<std::string> get_alone(std::string_view key);
   bool set_alone(std::string_view key, std::string_view value, std::optional<Ttl> ttl, SetMode mode);
 
-  pg::Pool& pool_;
+  pg::Executor db_;
   StoreOptions options_;
   struct Coalescing;  // store.cc
   std::unique_ptr<Coalescing> coalescing_;
