@@ -12,12 +12,12 @@ namespace {
 constexpr const char* kChannel = "pgstack_flags";
 }
 
-std::shared_ptr<const Snapshot> load_snapshot(pg::Connection& conn, std::string_view environment) {
-  if (!conn.query_optional<std::int32_t>("select 1 from pgstack.flag_environments where name = $1", environment))
+std::shared_ptr<const Snapshot> load_snapshot(pg::Executor db, std::string_view environment) {
+  if (!db.query_optional<std::int32_t>("select 1 from pgstack.flag_environments where name = $1", environment))
     throw pg::UsageError(fmt::format(
         "flags: environment '{}' does not exist; see select name from pgstack.flag_environments", environment));
   std::vector<Snapshot::Row> rows;
-  for (auto row : conn.query("select key, kind, off_value, config, version from pgstack.flag_snapshot($1)", environment))
+  for (auto row : db.query("select key, kind, off_value, config, version from pgstack.flag_snapshot($1)", environment))
     rows.push_back({row.get<std::string>(0), row.get<std::string>(1), row.get<nlohmann::json>(2),
                     row.get<std::optional<nlohmann::json>>(3), row.get<std::optional<std::int64_t>>(4).value_or(0)});
   return Snapshot::from_rows(rows);
@@ -25,8 +25,15 @@ std::shared_ptr<const Snapshot> load_snapshot(pg::Connection& conn, std::string_
 
 FlagClient::FlagClient(FlagClientOptions options) : options_(std::move(options)) {
   if (!options_.log) options_.log = [](const std::string& line) { std::cerr << "pgstack flags: " << line << "\n"; };
-  pg::Connection conn(options_.dsn);
-  snapshot_.store(load_snapshot(conn, options_.environment));
+  if (options_.dsn.empty() && !options_.pool)
+    throw UsageError("FlagClient needs a pool or a dsn (FlagClientOptions): where to read the flags from");
+  if (options_.dsn.empty()) options_.dsn = options_.pool->options().primary;
+  if (options_.pool) {
+    snapshot_.store(load_snapshot(*options_.pool, options_.environment));
+  } else {
+    pg::Connection conn(options_.dsn);
+    snapshot_.store(load_snapshot(conn, options_.environment));
+  }
   thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
 }
 
@@ -36,6 +43,11 @@ FlagClient::~FlagClient() {
 }
 
 void FlagClient::reload(std::unique_ptr<pg::Connection>& conn) {
+  if (options_.pool) {
+    snapshot_.store(load_snapshot(*options_.pool, options_.environment), std::memory_order_release);
+    ++reloads_;
+    return;
+  }
   if (!conn || !conn->is_open()) conn = std::make_unique<pg::Connection>(options_.dsn);
   snapshot_.store(load_snapshot(*conn, options_.environment), std::memory_order_release);
   ++reloads_;

@@ -3,7 +3,7 @@
 // reloads when a flag changes (NOTIFY pgstack_flags, typically within a few ms),
 // after a lost connection, and every refresh_interval in case a notification was lost.
 //
-//   pgstack::flags::FlagClient flags({.dsn = dsn, .environment = "production"});
+//   pgstack::flags::FlagClient flags({.pool = &pool, .environment = "production"});   // or {.dsn = dsn}
 //   if (flags.is_enabled("checkout.new-flow", {.subject = user_id, .attributes = {{"country", "DE"}}})) ...
 //   std::string color = flags.variant("button-color", {.subject = user_id});
 #pragma once
@@ -19,11 +19,18 @@
 
 #include "pgstack/flags/evaluator.h"
 #include "pgstack/pg/connection.h"
+#include "pgstack/pg/executor.h"
+#include "pgstack/pg/pool.h"
 
 namespace pgstack::flags {
 
 struct FlagClientOptions {
-  std::string dsn;  // a session connection: LISTEN does not work through a transaction pooler
+  // Where the flags are read: the application's pool (a connection borrowed per
+  // reload), or, without one, a connection of the client's own to dsn.
+  pg::Pool* pool = nullptr;
+  // Where it LISTENs for changes: a session connection, since LISTEN does not work
+  // through a transaction pooler. Empty: the pool's primary DSN.
+  std::string dsn;
   std::string environment = "production";
   // Reload this often even without a notification (the fallback).
   std::chrono::milliseconds refresh_interval{30000};
@@ -32,7 +39,7 @@ struct FlagClientOptions {
 };
 
 // Reads the snapshot of one environment (pgstack.flag_snapshot).
-std::shared_ptr<const Snapshot> load_snapshot(pg::Connection& conn, std::string_view environment);
+std::shared_ptr<const Snapshot> load_snapshot(pg::Executor db, std::string_view environment);
 
 class FlagClient {
  public:

@@ -12,6 +12,7 @@
 
 #include "pgstack/flags/flag_client.h"
 #include "pgstack/pg/errors.h"
+#include "pgstack/pg/pool.h"
 #include "pgstack/schema/schema_test_cluster.h"
 #include "pgstack/testing/eventually.h"
 
@@ -270,6 +271,20 @@ TEST_F(FlagsTest, WithoutANotificationTheRefreshIntervalStillBringsTheChange) {
       "update pgstack.flag_configs set config = '{\"enabled\": true}' where flag = 'quiet';"
       "alter table pgstack.flag_configs enable trigger flag_record_change;");
   EXPECT_TRUE(pgstack::testing::eventually([&] { return client.is_enabled("quiet"); }, 3s));
+}
+
+// On the application's pool, as the other workloads are: the flags are read through it
+// and a change still arrives by LISTEN (on the pool's primary, a session connection).
+TEST_F(FlagsTest, AClientOnThePoolReadsThroughItAndStillHearsChanges) {
+  create("pooled");
+  set("pooled", {{"enabled", false}});
+  pg::Pool pool({.primary = db_.dsn(), .max_size = 2});
+  FlagClient client({.pool = &pool, .environment = "production"});
+  EXPECT_FALSE(client.is_enabled("pooled"));
+  set("pooled", {{"enabled", true}});
+  EXPECT_TRUE(pgstack::testing::eventually([&] { return client.is_enabled("pooled"); }, 3s));
+  EXPECT_GE(pool.stats().connections_opened, 1u) << "the snapshot was read through the pool";
+  EXPECT_THROW(FlagClient({.environment = "production"}), pg::UsageError) << "neither a pool nor a dsn";
 }
 
 }  // namespace

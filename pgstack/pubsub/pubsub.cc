@@ -29,9 +29,17 @@ std::chrono::milliseconds left(Clock::time_point deadline) {
                   std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
 }
 
+// Where a subscriber LISTENs: its dsn, else its pool's primary.
+std::string session_dsn(const std::string& dsn, const pg::Pool* pool) {
+  if (!dsn.empty()) return dsn;
+  if (!pool) throw pg::UsageError("pubsub: a subscriber needs a pool or a dsn (its options) to listen on");
+  return pool->options().primary;
+}
+
 }  // namespace
 
-Subscriber::Subscriber(SubscriberOptions options) : listener_(pg::ListenerOptions{.dsn = options.dsn}) {}
+Subscriber::Subscriber(SubscriberOptions options)
+    : listener_(pg::ListenerOptions{.dsn = session_dsn(options.dsn, options.pool)}) {}
 
 void Subscriber::subscribe(std::string_view channel) {
   check_channel(channel);
@@ -59,22 +67,27 @@ std::optional<Message> Subscriber::next(std::chrono::milliseconds timeout) {
 }
 
 DurableSubscriber::DurableSubscriber(DurableSubscriberOptions options)
-    : options_(std::move(options)), listener_(pg::ListenerOptions{.dsn = options_.dsn}) {
+    : options_(std::move(options)), listener_(pg::ListenerOptions{.dsn = session_dsn(options_.dsn, options_.pool)}) {
   check_channel(options_.channel);
   if (options_.batch_size < 1) throw pg::UsageError("pubsub: batch_size must be at least 1");
-  conn_ = std::make_unique<pg::Connection>(options_.dsn);
+  if (options_.dsn.empty()) options_.dsn = options_.pool->options().primary;
   listener_.listen(wake_channel(options_.channel));
   position_ = options_.consumer.empty()
                   ? options_.after_id
-                  : conn_->query_value<std::int64_t>("select pgstack.pubsub_position($1, $2)", options_.consumer,
-                                                     options_.channel);
+                  : reader().query_value<std::int64_t>("select pgstack.pubsub_position($1, $2)", options_.consumer,
+                                                       options_.channel);
   read_up_to_ = position_;
 }
 
+pg::Executor DurableSubscriber::reader() {
+  if (options_.pool) return *options_.pool;
+  if (!conn_ || !conn_->is_open()) conn_ = std::make_unique<pg::Connection>(options_.dsn);
+  return *conn_;
+}
+
 std::vector<Message> DurableSubscriber::read() {
-  if (!conn_->is_open()) conn_ = std::make_unique<pg::Connection>(options_.dsn);
   std::vector<Message> out;
-  for (auto row : conn_->query("select id, payload from pgstack.pubsub_read($1, $2, $3)", options_.channel,
+  for (auto row : reader().query("select id, payload from pgstack.pubsub_read($1, $2, $3)", options_.channel,
                                read_up_to_, options_.batch_size))
     out.push_back(Message{options_.channel, row.get<std::string>(1), row.get<std::int64_t>(0)});
   if (!out.empty()) read_up_to_ = out.back().id;
@@ -96,7 +109,7 @@ std::vector<Message> DurableSubscriber::next_batch(std::chrono::milliseconds tim
 void DurableSubscriber::ack(std::int64_t id) {
   position_ = id;
   if (!options_.consumer.empty())
-    conn_->query("select pgstack.pubsub_ack($1, $2, $3)", options_.consumer, options_.channel, id);
+    reader().query("select pgstack.pubsub_ack($1, $2, $3)", options_.consumer, options_.channel, id);
 }
 
 }  // namespace pgstack::pubsub

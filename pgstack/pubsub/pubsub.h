@@ -26,7 +26,9 @@
 #include <vector>
 
 #include "pgstack/pg/connection.h"
+#include "pgstack/pg/executor.h"
 #include "pgstack/pg/listener.h"
+#include "pgstack/pg/pool.h"
 #include "pgstack/pubsub/chunk_assembler.h"
 #include "pgstack/pubsub/message.h"
 
@@ -43,7 +45,10 @@ std::int64_t publish_durable(Db& db, std::string_view channel, std::string_view 
 }
 
 struct SubscriberOptions {
-  std::string dsn;  // a session connection: LISTEN does not work through a transaction pooler
+  // A session connection: LISTEN does not work through a transaction pooler. Empty:
+  // the pool's primary DSN.
+  std::string dsn;
+  pg::Pool* pool = nullptr;
 };
 
 // Live messages. Owns a connection that reconnects and re-subscribes by itself; what
@@ -66,8 +71,12 @@ class Subscriber {
 };
 
 struct DurableSubscriberOptions {
+  // Where it LISTENs for wake-ups (a session connection); empty: the pool's primary DSN.
   std::string dsn;
   std::string channel;
+  // Where it reads and acknowledges: the application's pool (a connection borrowed per
+  // call), or, without one, a connection of its own to dsn.
+  pg::Pool* pool = nullptr;
   // A named consumer keeps its position in the database (ack); without a name the
   // position starts at after_id and lives in this object only.
   std::string consumer;
@@ -92,6 +101,7 @@ class DurableSubscriber {
 
  private:
   std::vector<Message> read();
+  pg::Executor reader();  // the pool, or the subscriber's own connection (reopened if lost)
 
   DurableSubscriberOptions options_;
   std::unique_ptr<pg::Connection> conn_;

@@ -101,6 +101,31 @@ TEST_F(PubsubTest, ADurableConsumerResumesAfterItsLastSeenMessage) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, 900ms) << "woken by the notification, not the poll";
 }
 
+// On the application's pool: reads and acks go through it (LISTEN for wake-ups on the
+// pool's primary), and a live Subscriber listens on the pool's primary too.
+TEST_F(PubsubTest, SubscribersOnThePoolReadThroughItAndAreStillWoken) {
+  pg::Pool pool({.primary = db_.dsn(), .max_size = 2});
+  publish_durable(conn_, "receipts", "receipt 1");
+  DurableSubscriber inbox({.channel = "receipts", .pool = &pool, .consumer = "printer"});
+  auto first = inbox.next_batch(1s);
+  ASSERT_EQ(first.size(), 1u);
+  inbox.ack(first[0].id);
+  EXPECT_EQ(conn_.query_value<std::int64_t>("select pgstack.pubsub_position('printer', 'receipts')"), first[0].id)
+      << "the ack went through the pool";
+  publish_durable(conn_, "receipts", "receipt 2");
+  auto next = inbox.next_batch(5s);
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].payload, "receipt 2");
+
+  Subscriber live({.pool = &pool});
+  live.subscribe("alerts");
+  publish(conn_, "alerts", "disk");
+  auto m = live.next(2s);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->payload, "disk");
+  EXPECT_THROW(Subscriber({}), pg::UsageError) << "neither a pool nor a dsn";
+}
+
 TEST_F(PubsubTest, ATransactionCommittingLateIsNotSkipped) {
   DurableSubscriber inbox({.dsn = db_.dsn(), .channel = "c", .poll_interval = 50ms});
   pg::Connection slow_conn(db_.dsn());
