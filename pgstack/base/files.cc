@@ -12,9 +12,9 @@
 
 namespace pgstack {
 
-std::string read_text_file(const std::string& path, std::uint64_t offset) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return {};
+namespace {
+
+std::string read_all(const Fd& fd, std::uint64_t offset) {
   std::string text;
   char buffer[65536];
   auto position = static_cast<off_t>(offset);
@@ -26,6 +26,20 @@ std::string read_text_file(const std::string& path, std::uint64_t offset) {
     position += n;
   }
   return text;
+}
+
+}  // namespace
+
+std::string read_text_file(const std::string& path, std::uint64_t offset) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return {};
+  return read_all(fd, offset);
+}
+
+std::optional<std::string> read_text_file_if_readable(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return std::nullopt;
+  return read_all(fd, 0);
 }
 
 void write_text_file(const std::string& path, const std::string& text, WriteMode mode) {

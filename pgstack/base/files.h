@@ -8,12 +8,16 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace pgstack {
 
 // The file's contents from byte offset on; empty when it is missing or unreadable.
 std::string read_text_file(const std::string& path, std::uint64_t offset = 0);
+// The same, for callers that must tell a missing or unreadable file from an empty one:
+// nullopt when the file cannot be opened, with errno saying why.
+std::optional<std::string> read_text_file_if_readable(const std::string& path);
 
 enum class WriteMode { replace, append };
 // Creates the file (mode 0644) when missing; throws pgstack::Error naming the path.

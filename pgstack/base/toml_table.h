@@ -8,8 +8,10 @@
 //   t.done();
 #pragma once
 
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -19,6 +21,7 @@
 #include <toml++/toml.h>
 
 #include "pgstack/base/error.h"
+#include "pgstack/base/files.h"
 
 namespace pgstack {
 
@@ -113,10 +116,15 @@ class TomlTable {
 };
 
 
-// Parses file; a syntax error names the file, line and column.
+// Parses file; a syntax error names the file, line and column. Read through
+// read_text_file_if_readable, not toml::parse_file, whose std::ifstream is not close-on-exec.
 inline toml::table read_toml_file(const std::filesystem::path& file) {
+  const auto text = read_text_file_if_readable(file.string());
+  if (!text)
+    throw Error(fmt::format("cannot read {}: {}; check the path and that this user may read it", file.string(),
+                            std::strerror(errno)));
   try {
-    return toml::parse_file(file.string());
+    return toml::parse(*text, file.string());
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
     throw Error(fmt::format("{}:{}:{}: {}; fix the file (TOML syntax, docs/stack.md)", file.string(), where.line,

@@ -158,7 +158,7 @@ TEST_F(EphemeralCliTest, PubsubPublishAndListen) {
 
 TEST_F(EphemeralCliTest, MaintainRunsTheDueTasks) {
   conn_.query("select pgstack.kv_set('default', 'k', 'v', interval '1 millisecond')");
-  std::this_thread::sleep_for(10ms);
+  std::this_thread::sleep_for(10ms);  // time passing: the 1 ms TTL runs out
   auto r = cli({"maintain", "--json"});
   ASSERT_EQ(r.code, 0) << r.output;
   bool swept = false;

@@ -3,13 +3,13 @@
 // recorded in pgstack.flag_changes with --actor (default: $USER).
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "pgstack/base/files.h"
 #include "pgstack/capability/capability.h"
 #include "pgstack/cli/cli_context.h"
 #include "pgstack/pg/json_text.h"
@@ -65,11 +65,9 @@ std::string read_config_file(const std::string& file) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(file, ec))
     throw BadUsage(fmt::format("--config-file {}: no such file", file));
-  std::ifstream in(file);
-  if (!in) throw BadUsage(fmt::format("--config-file {}: cannot read it (permissions?)", file));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
+  auto text = pgstack::read_text_file_if_readable(file);
+  if (!text) throw BadUsage(fmt::format("--config-file {}: cannot read it (permissions?)", file));
+  return std::move(*text);
 }
 
 void run_list(const FlagsArgs& args) {

@@ -15,6 +15,7 @@
 #include "pgstack/pg/pool.h"
 #include "pgstack/schema/schema_test_cluster.h"
 #include "pgstack/testing/eventually.h"
+#include "pgstack/testing/eventually.h"
 
 namespace pgstack::flags {
 namespace {
@@ -245,7 +246,12 @@ TEST_F(FlagsTest, EveryClientSeesAChangeWithin100Milliseconds) {
   set("live", {{"enabled", false}});
   std::vector<std::unique_ptr<FlagClient>> clients;
   for (int i = 0; i < 3; ++i) clients.push_back(std::make_unique<FlagClient>(FlagClientOptions{.dsn = db_.dsn()}));
-  std::this_thread::sleep_for(200ms);  // listening
+  // Each client's listener session is subscribed (its last statement is the LISTEN).
+  ASSERT_TRUE(pgstack::testing::eventually([&] {
+    return conn_.query_value<std::int64_t>(
+               "select count(*) from pg_stat_activity where datname = current_database() "
+               "and query ilike 'listen %pgstack_flags%'") == 3;
+  }, 10s)) << "the clients never listened";
   std::vector<double> latencies_ms;
   for (int round = 0; round < 6; ++round) {
     const bool want = round % 2 == 0;

@@ -266,7 +266,7 @@ TEST_F(JobQueueTest, ALostLeaseOffersOnlyUnfinishedJobsAgainAsTheNextAttempt) {
   // Two finished before the worker died; they must never run again.
   conn_.query("select pgstack.checkpoint_batch($1, 'dead', $2, '[]', 1)", b,
               std::vector<std::int64_t>{ids[0].id, ids[1].id});
-  std::this_thread::sleep_for(1100ms);
+  std::this_thread::sleep_for(1100ms);  // time passing: the claim's 1 s lease runs out
   auto report = JobQueue::maintain(conn_);
   EXPECT_EQ(report["rescued"], 2);
   auto [b2, again] = claim("default", 10, "alive");

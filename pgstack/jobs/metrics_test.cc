@@ -17,7 +17,7 @@ TEST_F(JobMetricsTest, ReportsJobsPerStateTotalsAndTheOldestAvailableAge) {
   std::vector<JobRequest> batch(3, JobRequest{"noop", {}, {}});
   JobQueue::enqueue_many(conn_, batch);
   JobQueue::enqueue(conn_, "noop", {}, {.run_at = std::chrono::system_clock::now() + std::chrono::hours(1)});
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // time passing: the jobs age 0.3 s
   auto rows = conn_.query("select batch_id from pgstack.claim_jobs('default', 'w', 1)");
   conn_.query("select pgstack.complete_batch($1, 'w')", rows[0].get<std::int64_t>(0));
 

@@ -133,7 +133,7 @@ TEST_F(WatchRecoveryTest, BatchStatusTellsHeldFromFinishedFromLost) {
   EXPECT_EQ(status(done), "finished") << "a completion whose reply was lost is known to have committed";
 
   auto lost = conn_.query_value<std::int64_t>("select batch_id from pgstack.claim_jobs('default', 'w', 1, 1) limit 1");
-  std::this_thread::sleep_for(1100ms);
+  std::this_thread::sleep_for(1100ms);  // time passing: the claim's 1 s lease runs out
   EXPECT_EQ(JobQueue::maintain(conn_)["rescued"], 1);
   EXPECT_EQ(status(lost), "lost");
   EXPECT_EQ(count("select count(*) from pgstack.job_batch_losses where worker = 'w' and queue = 'default'"), 1);

@@ -13,6 +13,7 @@
 
 #include "pgstack/pg/transaction.h"
 #include "pgstack/sys/process.h"
+#include "pgstack/testing/eventually.h"
 #include "pgstack/testing/test_cluster.h"
 
 namespace pgstack::pg {
@@ -110,8 +111,15 @@ TEST_F(ConnectionTest, StatementTimeoutRaisesQueryCanceled) {
 }
 
 TEST_F(ConnectionTest, CancelFromAnotherThreadStopsTheRunningStatement) {
+  const int pid = conn.backend_pid();
   auto canceller = std::async(std::launch::async, [&] {
-    std::this_thread::sleep_for(200ms);
+    // Cancelled once the server runs it: a cancel that comes first would cancel nothing.
+    Connection observer{db.dsn()};
+    pgstack::testing::eventually([&] {
+      return observer.query_value<bool>(
+          "select exists (select 1 from pg_stat_activity where pid = $1 and state = 'active' and query like '%pg_sleep(10)%')",
+          pid);
+    }, 5s);
     conn.cancel();
   });
   const auto start = Clock::now();

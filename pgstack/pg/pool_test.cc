@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "pgstack/sys/process.h"
+#include "pgstack/testing/eventually.h"
 #include "pgstack/testing/test_cluster.h"
 
 namespace pgstack::pg {
@@ -22,6 +23,13 @@ namespace {
 using namespace std::chrono_literals;
 using pgstack::testing::TestCluster;
 using Clock = std::chrono::steady_clock;
+
+// The first value of a one-row result. Pool::query and Pool::read return a temporary, and
+// a Row taken from a temporary does not compile (result.h): the reference keeps it alive.
+template <class T>
+T first_value(const Result& result) {
+  return result[0].get<T>(0);
+}
 
 class PoolTest : public ::testing::Test {
  protected:
@@ -101,14 +109,14 @@ TEST_F(PoolTest, BlockedAcquireGetsTheConnectionWhenItIsReturned) {
   auto held = pool.acquire();
   const int pid = held->backend_pid();
   auto releaser = std::async(std::launch::async, [&] {
-    std::this_thread::sleep_for(200ms);
+    // Given back only once the main thread is blocked in acquire().
+    const bool blocked = pgstack::testing::eventually([&] { return pool.stats().waiting == 1; }, 5s);
     held.release();
+    return blocked;
   });
-  const auto start = Clock::now();
   auto next = pool.acquire();
-  EXPECT_GE(Clock::now() - start, 150ms);
+  EXPECT_TRUE(releaser.get()) << "acquire() did not wait for the held connection";
   EXPECT_EQ(next->backend_pid(), pid);  // the same connection, reused
-  releaser.get();
 }
 
 TEST_F(PoolTest, ManyThreadsRunTransactionsConcurrently) {
@@ -162,7 +170,7 @@ TEST_F(PoolTest, UncommittedPoolTransactionRollsBack) {
     tx.query("insert into t values (1)");
   }
   EXPECT_EQ(pool.stats().endpoints[0].idle, 1u);
-  EXPECT_EQ(pool.query("select count(*) from t")[0].get<std::int64_t>(0), 0);
+  EXPECT_EQ(first_value<std::int64_t>(pool.query("select count(*) from t")), 0);
 }
 
 TEST_F(PoolTest, BrokenConnectionIsDiscardedAndReplaced) {
@@ -333,8 +341,8 @@ TEST_F(StandbyTest, ReadsGoToTheStandbyAndWritesToThePrimaryAndLaggingStandbysAr
     EXPECT_TRUE(reader.query_value<bool>("select pg_is_in_recovery()"));
     EXPECT_EQ(reader.query_value<std::int64_t>("select count(*) from products"), 1);
   }
-  EXPECT_TRUE(pool.read("select pg_is_in_recovery()")[0].get<bool>(0));
-  EXPECT_FALSE(pool.query("select pg_is_in_recovery()")[0].get<bool>(0));
+  EXPECT_TRUE(first_value<bool>(pool.read("select pg_is_in_recovery()")));
+  EXPECT_FALSE(first_value<bool>(pool.query("select pg_is_in_recovery()")));
   {
     auto tx = pool.begin_read();
     EXPECT_TRUE(tx.query_value<bool>("select pg_is_in_recovery()"));
@@ -360,7 +368,7 @@ TEST_F(StandbyTest, ReadsGoToTheStandbyAndWritesToThePrimaryAndLaggingStandbysAr
   EXPECT_GE(Clock::now() - last_replayed_write, 400ms)
       << "skipped before the lag could exceed the limit; lag seen " << at_skip.endpoints[1].replay_lag_seconds
       << " s, idle " << at_skip.endpoints[1].idle << ", in use " << at_skip.endpoints[1].in_use;
-  EXPECT_FALSE(pool.read("select pg_is_in_recovery()")[0].get<bool>(0));
+  EXPECT_FALSE(first_value<bool>(pool.read("select pg_is_in_recovery()")));
   const auto stats = pool.stats();
   EXPECT_FALSE(stats.endpoints[1].usable);
   EXPECT_GT(stats.endpoints[1].replay_lag_seconds, 0.4);
@@ -368,7 +376,7 @@ TEST_F(StandbyTest, ReadsGoToTheStandbyAndWritesToThePrimaryAndLaggingStandbysAr
   // Once it has caught up, reads go back to it.
   Connection(standby_dsn).query("select pg_wal_replay_resume()");
   wait_for_replay();
-  std::this_thread::sleep_for(100ms);  // past lag_check_interval
+  std::this_thread::sleep_for(100ms);  // time passing: past lag_check_interval, so the pool looks again
   EXPECT_TRUE(pool.acquire(Route::read).on_standby());
 }
 

@@ -362,9 +362,9 @@ Oid Result::column_type(int column) const {
   return PQftype(result_.get(), column);
 }
 
-Row Result::operator[](int row) const { return Row(this, row); }
+Row Result::operator[](int row) const& { return Row(this, row); }
 
-Row Result::at(int row) const {
+Row Result::at(int row) const& {
   if (row < 0 || row >= rows())
     throw UsageError(fmt::format("row {} is out of range: the result has {} rows", row, rows()));
   return Row(this, row);

@@ -4,6 +4,12 @@
 //   auto rows = conn.query("select id, email, last_seen from users where org = $1", org);
 //   for (auto row : rows)
 //     use(row.get<std::int64_t>(0), row.get<std::string>("email"), row.get<std::optional<Timestamp>>(2));
+//
+// A Row (and an iterator) points into its Result, so neither may come from a temporary:
+// `auto row = conn.query(...)[0];` would dangle at the semicolon, and does not compile
+// (operator[], at(), begin() and end() are deleted on rvalues). Keep the Result in a
+// variable, or loop over it directly: `for (auto row : conn.query(...))` keeps the
+// temporary alive for the loop.
 #pragma once
 
 #include <cstdint>
@@ -90,7 +96,7 @@ struct ValueTraits<std::vector<T>, std::enable_if_t<!std::is_same_v<T, std::byte
 
 class Result;
 
-// One row of a Result; cheap to copy, valid while its Result lives.
+// One row of a Result; cheap to copy, valid while its Result lives (see the top of this file).
 class Row {
  public:
   Row(const Result* result, int index) : result_(result), index_(index) {}
@@ -139,8 +145,11 @@ class Result {
   int column_index(std::string_view name) const;  // throws UsageError when absent
   Oid column_type(int column) const;
 
-  Row operator[](int row) const;
-  Row at(int row) const;  // bounds-checked
+  // Only on a Result that outlives the call: a Row from a temporary would dangle.
+  Row operator[](int row) const&;
+  Row operator[](int row) const&& = delete;
+  Row at(int row) const&;  // bounds-checked
+  Row at(int row) const&& = delete;
 
   class iterator {
    public:
@@ -155,8 +164,11 @@ class Result {
     const Result* r_;
     int i_;
   };
-  iterator begin() const { return iterator(this, 0); }
-  iterator end() const { return iterator(this, rows()); }
+  // Range-for over a temporary still works: it binds the Result to a reference first.
+  iterator begin() const& { return iterator(this, 0); }
+  iterator end() const& { return iterator(this, rows()); }
+  iterator begin() const&& = delete;
+  iterator end() const&& = delete;
 
 
  private:

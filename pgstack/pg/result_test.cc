@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 
 #include "pgstack/pg/connection.h"
 #include "pgstack/testing/test_cluster.h"
@@ -19,6 +20,21 @@ class ResultTest : public ::testing::Test {
   pgstack::testing::TestDatabase db = TestCluster::shared().create_database();
   Connection conn{db.dsn()};
 };
+
+// A Row or an iterator points into its Result: taking one from a temporary would dangle
+// at the end of the statement, so it must not compile (`auto row = conn.query(...)[0];`).
+template <class R>
+concept RowFromIndex = requires(R&& r) { std::forward<R>(r)[0]; };
+template <class R>
+concept RowFromAt = requires(R&& r) { std::forward<R>(r).at(0); };
+template <class R>
+concept IteratorFromBegin = requires(R&& r) { std::forward<R>(r).begin(); std::forward<R>(r).end(); };
+static_assert(RowFromIndex<Result&> && RowFromIndex<const Result&>);
+static_assert(!RowFromIndex<Result&&> && !RowFromIndex<const Result&&>);
+static_assert(!RowFromIndex<Result>, "a prvalue (what query() returns) is an rvalue too");
+static_assert(RowFromAt<Result&> && !RowFromAt<Result&&>);
+static_assert(IteratorFromBegin<const Result&> && !IteratorFromBegin<Result&&>);
+static_assert(requires { std::declval<Result&>()[0]; });
 
 // Runs f, expecting a UsageError whose message contains every one of the words.
 template <class F>
@@ -53,6 +69,13 @@ TEST_F(ResultTest, RowsIterateInOrder) {
   for (Row row : r) seen.push_back(row.get<std::int32_t>(0));
   EXPECT_EQ(seen, (std::vector<std::int32_t>{1, 2, 3, 4, 5}));
   EXPECT_EQ(r.affected_rows(), 5);
+}
+
+TEST_F(ResultTest, RangeForOverATemporaryResultKeepsItAlive) {
+  // The loop binds the temporary to a reference for its whole body, so its rows stay valid.
+  std::vector<std::int32_t> seen;
+  for (Row row : conn.query("select g from generate_series(1, 3) g")) seen.push_back(row.get<std::int32_t>(0));
+  EXPECT_EQ(seen, (std::vector<std::int32_t>{1, 2, 3}));
 }
 
 TEST_F(ResultTest, NullReadAsNonOptionalIsAClearError) {

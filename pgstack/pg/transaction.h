@@ -34,9 +34,9 @@ class Savepoint;
 
 class Transaction : public QueryMethods<Transaction> {
  public:
-  Transaction(Connection& conn, TransactionOptions options = {});
+  explicit Transaction(Connection& conn, TransactionOptions options = {});
   // Holds a pooled connection for the transaction's life and returns it at the end.
-  Transaction(PooledConnection lease, TransactionOptions options = {});
+  explicit Transaction(PooledConnection lease, TransactionOptions options = {});
   Transaction(Transaction&&) noexcept;
   Transaction& operator=(Transaction&&) = delete;
   ~Transaction();

@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <type_traits>
 
+#include "pgstack/pg/pool.h"
 #include "pgstack/testing/test_cluster.h"
 
 namespace pgstack::pg {
@@ -13,6 +15,14 @@ namespace {
 
 using namespace std::chrono_literals;
 using pgstack::testing::TestCluster;
+
+// Beginning a transaction is never implicit: a Connection (or a lease) passed where a
+// Transaction is expected would otherwise open one silently, and roll it back at the end
+// of the call.
+static_assert(!std::is_convertible_v<Connection&, Transaction>);
+static_assert(!std::is_convertible_v<PooledConnection, Transaction>);
+static_assert(std::is_constructible_v<Transaction, Connection&>);
+static_assert(std::is_constructible_v<Transaction, PooledConnection>);
 
 class TransactionTest : public ::testing::Test {
  protected:

@@ -89,6 +89,8 @@ TEST_F(PubsubTest, ADurableConsumerResumesAfterItsLastSeenMessage) {
   EXPECT_EQ(rest[2].payload, "invoice 5");
   // A message published later wakes a waiting consumer.
   std::thread later([&] {
+    // Published once the consumer is waiting. Nothing outside shows that it waits (its
+    // LISTEN came earlier), so this one gives it time; were it late, the test still holds.
     std::this_thread::sleep_for(200ms);
     pg::Connection other(db_.dsn());
     publish_durable(other, "invoices", "invoice 6");

@@ -127,7 +127,7 @@ TEST_F(LimiterTest, BadLimitsGetAClearErrorAndChangeNothing) {
 TEST_F(LimiterTest, FullBucketsAreSwept) {
   limiter_.allow("a", {.rate = 100, .per = 1s});
   limiter_.allow("b", {.rate = 1, .per = 1h});
-  std::this_thread::sleep_for(30ms);
+  std::this_thread::sleep_for(30ms);  // time passing: a's bucket refills (100 per second)
   pg::Connection conn(db_.dsn());
   EXPECT_EQ(conn.query_value<std::int64_t>("select pgstack.rate_limit_sweep()"), 1);  // a is full again
   EXPECT_FALSE(limiter_.allow("b", {.rate = 1, .per = 1h}).allowed);                    // b is kept

@@ -66,7 +66,7 @@ TEST_F(HousekeeperTest, AHousekeeperThreadRunsTasksAtTheirInterval) {
   EXPECT_GE(std::chrono::steady_clock::now() - started, 580ms);
   housekeeper.stop();
   const auto after_stop = ticks();
-  std::this_thread::sleep_for(400ms);
+  std::this_thread::sleep_for(400ms);  // time passing: two intervals in which a run would have come
   EXPECT_EQ(ticks(), after_stop);
   EXPECT_GE(housekeeper.runs(), 4u);
 }

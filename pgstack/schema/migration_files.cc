@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <set>
@@ -13,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "pgstack/base/files.h"
 #include "pgstack/schema/builtin_modules.h"
 #include "pgstack/schema/migration_runner.h"
 
@@ -57,11 +57,9 @@ bool valid_module_name(std::string_view name) {
 }
 
 std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw MigrationError(fmt::format("cannot read {}: check that the file exists and is readable", path.string()), path.string());
-  std::ostringstream content;
-  content << in.rdbuf();
-  return content.str();
+  auto content = pgstack::read_text_file_if_readable(path.string());
+  if (!content) throw MigrationError(fmt::format("cannot read {}: check that the file exists and is readable", path.string()), path.string());
+  return std::move(*content);
 }
 
 }  // namespace

@@ -245,7 +245,7 @@ TEST(Spawn, StdinPipeSignalsOurExit) {
   ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
   pid_t pid = pgstack::sys::spawn({"sh", "-c", "cat >/dev/null; echo eof"}, {}, log, fds[0]);
   ::close(fds[0]);
-  std::this_thread::sleep_for(200ms);
+  std::this_thread::sleep_for(200ms);  // time passing: the child must not see EOF while we live
   EXPECT_EQ(read_file(log), "");
   ::close(fds[1]);  // as if we died
   EXPECT_TRUE(eventually([&] { return read_file(log) == "eof\n"; })) << read_file(log);

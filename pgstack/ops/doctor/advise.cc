@@ -5,11 +5,12 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
-#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
 
+#include "pgstack/base/files.h"
 #include "pgstack/capability/capability.h"
 #include "pgstack/ops/doctor/checks.h"
 #include "pgstack/ops/doctor/server_facts.h"
@@ -91,7 +92,7 @@ Evidence above(std::string area, std::string figure, double measured, std::strin
 }
 
 double machine_memory_bytes() {
-  std::ifstream in("/proc/meminfo");
+  std::istringstream in(pgstack::read_text_file("/proc/meminfo"));
   std::string key;
   double kb = 0;
   while (in >> key >> kb) {

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pgstack/base/files.h"
+
 namespace pgstack::doctor {
 
 namespace {
@@ -34,9 +36,9 @@ std::map<std::string, std::vector<ServerCounters>> read_snapshots(const nlohmann
 }  // namespace
 
 RateState::RateState(std::filesystem::path file) : file_(std::move(file)) {
-  std::ifstream in(file_);
-  if (!in) return;
-  auto doc = nlohmann::json::parse(in, nullptr, false);
+  auto text = pgstack::read_text_file_if_readable(file_.string());
+  if (!text) return;
+  auto doc = nlohmann::json::parse(*text, nullptr, false);
   // A damaged file costs one window, not the run: text that is not JSON, or a field of
   // the wrong type ("at": "noon").
   if (!doc.is_object()) return;

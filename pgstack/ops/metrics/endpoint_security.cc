@@ -6,7 +6,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <optional>
 #include <sstream>
 
@@ -15,6 +14,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "pgstack/base/files.h"
 #include "pgstack/base/strings.h"
 #include "pgstack/pg/errors.h"
 
@@ -25,13 +25,11 @@ namespace fs = std::filesystem;
 
 std::string read_secret_file(const fs::path& file, const std::string& what) {
   check_secret_file_mode(file, what);
-  std::ifstream in(file);
-  if (!in)
+  auto text = pgstack::read_text_file_if_readable(file.string());
+  if (!text)
     throw pg::UsageError(fmt::format("{} {} cannot be read: {}; check the path and that this user may read it", what,
                                      file.string(), std::strerror(errno)));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return std::move(*text);
 }
 
 // crypt(3) schemes worth storing a password with; DES, MD5 and plain text are not.

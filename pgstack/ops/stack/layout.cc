@@ -1,7 +1,6 @@
 #include "pgstack/ops/stack/layout.h"
 
 #include <cctype>
-#include <fstream>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -72,13 +71,14 @@ std::string json_problem(const std::exception& e) {
 
 std::optional<ClusterLayout> ClusterLayout::load(const std::filesystem::path& dir, BrokenFile broken) {
   const auto file = local(dir).stack_file();
-  std::ifstream in(file);
-  if (!in) {
+  const auto text = pgstack::read_text_file_if_readable(file.string());
+  if (!text) {
     auto rebuilt = recover_layout(dir);
     if (rebuilt) rebuilt->rebuilt_because = fmt::format("{} was missing", file.string());
     return rebuilt;
   }
   try {
+    std::istringstream in(*text);
     return parse_stack_file(dir, in);
   } catch (const std::exception& e) {
     const auto problem = json_problem(e);
@@ -91,7 +91,6 @@ std::optional<ClusterLayout> ClusterLayout::load(const std::filesystem::path& di
       throw Error(fmt::format("{} is not a valid stack file ({}) and {} holds no server to rebuild it from; move it "
                               "away and run pgstack up to make a new stack",
                               file.string(), problem, dir.string()));
-    in.close();
     std::error_code ec;
     std::filesystem::rename(file, std::filesystem::path(file.string() + ".broken"), ec);
     if (ec) throw Error(fmt::format("cannot set {} aside: {}; move it away by hand", file.string(), ec.message()));

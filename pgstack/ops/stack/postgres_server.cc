@@ -19,10 +19,7 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return pgstack::read_text_file(path.string());
 }
 
 

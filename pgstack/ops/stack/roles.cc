@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -67,7 +66,7 @@ std::string random_password() {
 
 std::map<std::string, std::string> read_credentials(const fs::path& file) {
   std::map<std::string, std::string> out;
-  std::ifstream in(file);
+  std::istringstream in(pgstack::read_text_file(file.string()));
   std::string line;
   while (std::getline(in, line)) {
     if (line.empty() || line[0] == '#') continue;

@@ -7,12 +7,12 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
 
+#include "pgstack/base/files.h"
 #include "pgstack/ops/stack/backup.h"
 #include "pgstack/ops/stack/extensions.h"
 #include "pgstack/ops/stack/pg_hba.h"
@@ -155,10 +155,7 @@ void check_programs_and_ports(const ClusterLayout& layout, bool after_crash) {
 }
 
 std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return pgstack::read_text_file(path.string());
 }
 
 void say(const UpOptions& options, const std::string& line) {

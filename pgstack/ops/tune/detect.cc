@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <fstream>
 #include <limits>
 #include <sstream>
 #include <thread>
 
+#include "pgstack/base/files.h"
 #include "pgstack/base/strings.h"
 #include "pgstack/ops/tune/tune.h"
 
@@ -38,11 +38,7 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 }
 
 std::optional<std::string> read_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return pgstack::read_text_file_if_readable(path.string());
 }
 
 // The folder of cgroup `path` under `mount`, or nullopt when the mount does not hold it.
