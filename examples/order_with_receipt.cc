@@ -43,6 +43,13 @@ int main(int argc, char** argv) {
         "  total numeric(12, 2) not null check (total >= 0),"
         "  created_at timestamptz not null default now())");
 
+    // A job's kind is registered before the first enqueue (the worker also registers the
+    // kinds it handles when it starts); registering again changes nothing.
+    {
+      auto conn = pool.acquire();
+      pgstack::jobs::JobQueue::register_kind(conn, "send_receipt");
+    }
+
     // Rolled back when it goes out of scope without commit(): on an exception too.
     auto tx = pool.begin();
     auto order_id = tx.query_value<std::int64_t>(
