@@ -79,17 +79,17 @@ TEST(ExamplesInstall, InstallsAndBuildsTheExamples) {
   fs::remove_all(kWork);
   fs::create_directories(kWork);
   // What an application's build would do: install, then find_package() from the prefix only.
-  cmake_step({"--install", PGSTACK_BUILD_DIR, "--prefix", kPrefix.string()}, 120s);
+  ASSERT_NO_FATAL_FAILURE(cmake_step({"--install", PGSTACK_BUILD_DIR, "--prefix", kPrefix.string()}, 120s));
   ASSERT_TRUE(fs::exists(kPrefix / "lib/cmake/pgstack/pgstackConfig.cmake"));
   ASSERT_TRUE(fs::exists(kPrefix / "include/pgstack/pg/connection.h"));
   ASSERT_FALSE(fs::exists(kPrefix / "include/pgstack/testing")) << "test helpers were installed";
   // -O0 and no debug information: this build is about the package, not the code's speed.
-  cmake_step({"-S", PGSTACK_SOURCE_DIR "/examples/install_test/consumer", "-B", kConsumerBuild.string(), "-G", "Ninja",
+  ASSERT_NO_FATAL_FAILURE(cmake_step({"-S", PGSTACK_SOURCE_DIR "/examples/install_test/consumer", "-B", kConsumerBuild.string(), "-G", "Ninja",
               "-DCMAKE_PREFIX_PATH=" + kPrefix.string(), "-DPGSTACK_EXAMPLES_DIR=" PGSTACK_SOURCE_DIR "/examples",
               "-DCMAKE_CXX_COMPILER=" PGSTACK_CXX_COMPILER, "-DCMAKE_BUILD_TYPE=Debug", "-DCMAKE_CXX_FLAGS_DEBUG=-O0",
               "-DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF"},
-             120s);
-  cmake_step({"--build", kConsumerBuild.string(), "-j", "2"}, 300s);
+                                     120s));
+  ASSERT_NO_FATAL_FAILURE(cmake_step({"--build", kConsumerBuild.string(), "-j", "2"}, 300s));
   installed().built = true;
 
   // pgstack's SQL, installed by the example that uses pgstack::pgstack's MigrationRunner.
