@@ -5,17 +5,22 @@ FUZZ_SECONDS ?= 300
 JOBS ?= $(shell nproc)
 PGSTACK = $(BUILD_DIR)/pgstack/cli/pgstack
 
-.PHONY: up down test fuzz build deps bench clean
+.PHONY: up down test fuzz build configure deps bench clean
 
 deps:
 	@scripts/install-deps
 
-build: deps
+configure: deps
 	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+
+# Everything: the libraries, the pgstack binary, every test and benchmark (make test).
+build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# Starts the local stack in ./.pgstack and runs a short demo against it.
-up: build
+# Starts the local stack in ./.pgstack and runs a short demo against it. It builds only
+# what it runs, the pgstack binary (scripts/demo uses it and psql): no test binary.
+up: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target pgstack
 	@$(PGSTACK) up
 	@scripts/demo $(PGSTACK)
 

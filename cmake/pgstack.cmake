@@ -6,8 +6,15 @@
 # ONE_PROCESS registers the binary as a single ctest instead: for suites whose fixture
 # is a whole stack (SetUpTestSuite), built once rather than once per case; gtest's
 # output still names the failing case.
+# With BUILD_TESTING off (an application's build, or one that needs no GoogleTest) the
+# binary is only declared, EXCLUDE_FROM_ALL and not registered, so that a folder's lines
+# after the call (compile definitions, dependencies) still apply; nothing builds it.
 function(pgstack_add_test name)
   cmake_parse_arguments(ARG "OWN_MAIN;ONE_PROCESS" "TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  if(NOT BUILD_TESTING)
+    add_executable(${name} EXCLUDE_FROM_ALL ${ARG_SOURCES})
+    return()
+  endif()
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gmock nlohmann_json::nlohmann_json fmt::fmt
                                         Threads::Threads)
@@ -115,6 +122,7 @@ ${command_calls}}
   add_library(pgstack_capabilities STATIC ${generated}/builtin_capabilities.cc
                                           ${PROJECT_SOURCE_DIR}/pgstack/capability/registry.cc)
   target_link_libraries(pgstack_capabilities PUBLIC pgstack_capability ${libraries})
+  pgstack_export_library(pgstack_capabilities)  # pgstack::capabilities
   add_library(pgstack_capability_commands STATIC ${generated}/builtin_commands.cc)
   target_link_libraries(pgstack_capability_commands PUBLIC ${command_libraries})
 endfunction()
@@ -144,12 +152,17 @@ function(pgstack_generate_module_registry)
     COMMENT "Embedding SQL migrations")
   add_library(pgstack_modules STATIC ${out} ${PROJECT_SOURCE_DIR}/pgstack/schema/builtin_module_list.cc)
   target_link_libraries(pgstack_modules PUBLIC pgstack_schema)
+  pgstack_export_library(pgstack_modules)  # pgstack::modules: pgstack's SQL, for an app to install
 endfunction()
 
 # pgstack_test_pch: the precompiled header of every test binary (pgstack_add_test), made
 # once: GoogleTest, GoogleMock, nlohmann/json and fmt are most of a test file's compile
 # time. Its flags match the tests' (-O0, the same libraries' definitions) so GCC can use it.
+# Only with BUILD_TESTING (GoogleTest is found only then).
 function(pgstack_add_test_pch)
+  if(NOT BUILD_TESTING)
+    return()
+  endif()
   add_library(pgstack_test_pch OBJECT ${PROJECT_SOURCE_DIR}/pgstack/testing/test_pch.cc)
   target_link_libraries(pgstack_test_pch PRIVATE GTest::gtest GTest::gmock nlohmann_json::nlohmann_json fmt::fmt
                                                  Threads::Threads)
@@ -172,4 +185,81 @@ endfunction()
 
 function(pgstack_use_cli_pch target)
   target_precompile_headers(${target} REUSE_FROM pgstack_cli_pch)
+endfunction()
+
+# ---- Installing libpgstack (docs/architecture.md, "Libraries and targets") ----------
+# `cmake --install build --prefix P` puts the public headers under P/include/pgstack/,
+# the static libraries under P/lib and P/lib/cmake/pgstack/pgstackConfig.cmake, whose
+# targets are pgstack::<folder> (pgstack::pg, pgstack::kv, ...) and the umbrella
+# pgstack::pgstack. examples/ is built against it by examples_install_test.
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+set(PGSTACK_CMAKE_INSTALL_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/pgstack)
+
+# pgstack_export_library(<target> [NAME <name>])
+# Installs a library into the exported set as pgstack::<name> (default: the target's
+# name without its pgstack_ prefix), with the same name as an alias in this build.
+function(pgstack_export_library target)
+  cmake_parse_arguments(ARG "" "NAME" "" ${ARGN})
+  if(NOT ARG_NAME)
+    string(REGEX REPLACE "^pgstack_" "" ARG_NAME ${target})
+  endif()
+  set_target_properties(${target} PROPERTIES EXPORT_NAME ${ARG_NAME})
+  add_library(pgstack::${ARG_NAME} ALIAS ${target})
+  get_target_property(type ${target} TYPE)
+  if(type STREQUAL "INTERFACE_LIBRARY")
+    set(scope INTERFACE)
+  else()
+    set(scope PUBLIC)
+  endif()
+  # The include root: the repository in this build, <prefix>/include once installed.
+  target_include_directories(${target} ${scope} $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}>
+                                                $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+  # The headers are C++20 (std::stop_token, designated initializers): a consumer gets it.
+  target_compile_features(${target} ${scope} cxx_std_20)
+  install(TARGETS ${target} EXPORT pgstackTargets ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  set_property(GLOBAL APPEND PROPERTY PGSTACK_EXPORTED_LIBRARIES ${target})
+endfunction()
+
+# pgstack_public_headers(<target> <header> ...)
+# The headers of a folder that make up the API an application uses, installed under
+# include/<folder> (include/pgstack/kv/store.h: the same #include "pgstack/kv/store.h"
+# as in this tree), and the folder's library exported (pgstack_export_library). What is
+# not listed (internals, tests, fixtures, CLI and ops code) is not installed; every
+# installed header must compile alone against the installed tree (examples_install_test).
+function(pgstack_public_headers target)
+  file(RELATIVE_PATH folder ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_SOURCE_DIR})
+  foreach(header IN LISTS ARGN)
+    if(NOT EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${header})
+      message(FATAL_ERROR "pgstack_public_headers(${target}): no ${folder}/${header}")
+    endif()
+  endforeach()
+  # Each at its own path below the folder (internal/x.h stays internal/x.h), so the
+  # installed includes read as in the tree.
+  foreach(header IN LISTS ARGN)
+    get_filename_component(subdir ${header} DIRECTORY)
+    install(FILES ${header} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/${folder}/${subdir})
+  endforeach()
+  pgstack_export_library(${target})
+endfunction()
+
+# Called last by the top CMakeLists.txt: the umbrella pgstack::pgstack (every exported
+# library: the driver, schema and the embedded SQL modules, every capability and their
+# registry), the export file and pgstackConfig.cmake / pgstackConfigVersion.cmake.
+function(pgstack_install_package)
+  get_property(libraries GLOBAL PROPERTY PGSTACK_EXPORTED_LIBRARIES)
+  # The executable is called pgstack, so the umbrella's own name is pgstack_library.
+  add_library(pgstack_library INTERFACE)
+  target_link_libraries(pgstack_library INTERFACE ${libraries})
+  pgstack_export_library(pgstack_library NAME pgstack)
+  install(EXPORT pgstackTargets NAMESPACE pgstack:: DESTINATION ${PGSTACK_CMAKE_INSTALL_DIR})
+  configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/pgstackConfig.cmake.in
+                                ${CMAKE_BINARY_DIR}/pgstackConfig.cmake
+                                INSTALL_DESTINATION ${PGSTACK_CMAKE_INSTALL_DIR})
+  # 0.x: a minor version may change the API, so only the same minor version matches.
+  write_basic_package_version_file(${CMAKE_BINARY_DIR}/pgstackConfigVersion.cmake
+                                   VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
+  install(FILES ${CMAKE_BINARY_DIR}/pgstackConfig.cmake ${CMAKE_BINARY_DIR}/pgstackConfigVersion.cmake
+                ${PROJECT_SOURCE_DIR}/cmake/FindPgQuery.cmake
+          DESTINATION ${PGSTACK_CMAKE_INSTALL_DIR})
 endfunction()
