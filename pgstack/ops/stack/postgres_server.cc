@@ -18,10 +18,6 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-std::string read_text(const fs::path& path) {
-  return pgstack::read_text_file(path.string());
-}
-
 
 sys::RunResult run_as_server(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
   return sys::run(argv, {.as_user = sys::server_user(), .timeout = timeout});
@@ -51,7 +47,7 @@ ServerState PostgresServer::state() const {
   ServerState s;
   auto pid_file = component_.dir / "postmaster.pid";
   if (!fs::exists(pid_file)) return s;
-  std::istringstream in(read_text(pid_file));
+  std::istringstream in(read_text_file(pid_file));
   long pid = 0;
   in >> pid;
   if (pid <= 0) {
@@ -62,9 +58,9 @@ ServerState PostgresServer::state() const {
   if (alive) {
     // After a reboot or crash the pid may belong to another program now; and a killed
     // postmaster stays a zombie until its parent (often init) reaps it.
-    std::string comm = read_text(fmt::format("/proc/{}/comm", pid));
+    std::string comm = read_text_file(fmt::format("/proc/{}/comm", pid));
     if (!comm.empty() && comm.rfind("postgres", 0) != 0) alive = false;
-    std::string stat = read_text(fmt::format("/proc/{}/stat", pid));
+    std::string stat = read_text_file(fmt::format("/proc/{}/stat", pid));
     auto paren = stat.rfind(')');
     if (paren != std::string::npos && paren + 2 < stat.size() && (stat[paren + 2] == 'Z' || stat[paren + 2] == 'X'))
       alive = false;
@@ -137,7 +133,7 @@ void PostgresServer::start() {
                             log.string()},
                            90s);
     if (r.exit_code == 0) return;
-    std::string log_text = read_text(log);
+    std::string log_text = read_text_file(log);
     std::string fresh = log_text.size() > before ? log_text.substr(before) : log_text;
     // A killed postmaster's backends exit on their own within moments; until they do
     // the old shared memory block is in use and the new postmaster refuses to start.

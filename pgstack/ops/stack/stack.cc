@@ -154,10 +154,6 @@ void check_programs_and_ports(const ClusterLayout& layout, bool after_crash) {
   }
 }
 
-std::string read_text(const fs::path& path) {
-  return pgstack::read_text_file(path.string());
-}
-
 void say(const UpOptions& options, const std::string& line) {
   if (options.progress) options.progress(line);
 }
@@ -208,7 +204,7 @@ bool write_security_files(const ClusterLayout& layout, UpReport& report) {
 // Writes stack.json when it changed.
 void save_layout(const ClusterLayout& layout, UpReport& report) {
   auto json = layout.to_json().dump(2) + "\n";
-  if (read_text(layout.stack_file()) == json) return;
+  if (read_text_file(layout.stack_file()) == json) return;
   layout.save();
   const auto line = "wrote " + layout.stack_file().string();
   if (report.actions.empty() || report.actions.back() != line) report.actions.push_back(line);
