@@ -26,6 +26,8 @@
 #include <string_view>
 #include <vector>
 
+#include "pgstack/base/exposition.h"
+
 namespace pgstack::pg {
 class Connection;
 }
@@ -68,5 +70,11 @@ bool installed(pg::Connection& conn, const Capability& capability);
 // The SQL contract functions (pgstack.<name>_health, ...) the database has, as
 // "<name>_health" etc.: a capability installed at an older version may lack some.
 std::vector<std::string> contract_functions(pg::Connection& conn);
+
+// Adds the samples of pgstack.<name>_metrics() to out, each labelled with labels first
+// and then the row's own: the families are the capability's (type and help from its
+// rows), so every reader (pgstack metrics, a capability's own C++ exporter) renders
+// the same text. Throws pg::Error when the function is missing or fails.
+void collect_metrics(pg::Connection& conn, const Capability& capability, const Labels& labels, Exposition& out);
 
 }  // namespace pgstack::capability

@@ -13,8 +13,8 @@ namespace pgstack::cli {
 
 void add_help_command(CLI::App& app) {
   auto words = std::make_shared<std::vector<std::string>>();
-  auto* help = app.add_subcommand("help", "Print the help of pgstack or of a command: pgstack help jobs show");
-  help->add_option("command", *words, "The command, as you would type it (jobs show)");
+  auto* help = app.add_subcommand("help", "Print the help of pgstack or of a command: pgstack help migrate status");
+  help->add_option("command", *words, "The command, as you would type it (migrate status)");
   help->callback([&app, words] {
     set_command("pgstack help");
     auto match = match_command(app, *words);

@@ -13,7 +13,7 @@
 #include "pgstack/flags/flag_client.h"
 #include "pgstack/pg/errors.h"
 #include "pgstack/pg/pool.h"
-#include "pgstack/schema/schema_test_cluster.h"
+#include "pgstack/schema/testing/schema_test_cluster.h"
 #include "pgstack/testing/eventually.h"
 #include "pgstack/testing/eventually.h"
 

@@ -8,7 +8,7 @@
 #include <set>
 #include <thread>
 
-#include "pgstack/jobs/jobs_fixture.h"
+#include "pgstack/jobs/testing/jobs_fixture.h"
 #include "pgstack/pg/errors.h"
 #include "pgstack/pg/transaction.h"
 

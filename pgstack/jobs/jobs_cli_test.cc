@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "pgstack/jobs/job_queue.h"
-#include "pgstack/jobs/jobs_fixture.h"
+#include "pgstack/jobs/testing/jobs_fixture.h"
 #include "pgstack/testing/cli_runner.h"
 
 namespace pgstack::jobs {

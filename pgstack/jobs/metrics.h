@@ -8,38 +8,24 @@
 //   // pgstack_jobs_completed_total{queue="default"} 1000000
 //   // pgstack_job_enqueue_to_start_seconds{queue="default",quantile="0.5"} 0.004
 #pragma once
-#include <optional>
 #include <string>
-#include <vector>
 
-#include "pgstack/jobs/job.h"
-#include "pgstack/jobs/job_queue.h"
+#include "pgstack/base/exposition.h"
 #include "pgstack/jobs/worker.h"
+#include "pgstack/pg/connection.h"
 
 namespace pgstack::jobs {
 
+// The queues' figures exactly as pgstack.jobs_metrics() gives them to `pgstack
+// metrics` (one definition of each family, in SQL), ready to render.
 struct JobMetrics {
-  std::vector<QueueStats> queues;
-  // Seconds since the oldest available job became available, per queue (same order);
-  // nullopt when none is waiting. Measured on the server's clock.
-  std::vector<std::optional<double>> oldest_available_age_seconds;
+  Exposition queues;
 };
 
-template <class Db>
-JobMetrics collect_job_metrics(Db& db) {
-  JobMetrics m;
-  m.queues = JobQueue::stats(db);
-  auto ages = db.query(internal::kOldestAges);
-  for (const auto& q : m.queues) {
-    std::optional<double> age;
-    for (auto row : ages)
-      if (row.template get<std::string>(0) == q.queue) age = row.template get<std::optional<double>>(1);
-    m.oldest_available_age_seconds.push_back(age);
-  }
-  return m;
-}
+// Reads pgstack.jobs_metrics() on conn (the primary: a standby's would be the same).
+JobMetrics collect_job_metrics(pg::Connection& conn);
 
-// Prometheus text format 0.0.4, metric names prefixed pgstack_, labels escaped.
+// Prometheus text format 0.0.4: the queues' families, then the worker's (when given).
 std::string to_prometheus(const JobMetrics& metrics, const WorkerMetrics* worker = nullptr);
 
 }  // namespace pgstack::jobs

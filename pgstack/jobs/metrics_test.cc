@@ -3,9 +3,13 @@
 #include "pgstack/jobs/metrics.h"
 
 #include <regex>
+#include <set>
 #include <sstream>
 
-#include "pgstack/jobs/jobs_fixture.h"
+#include <fmt/format.h>
+
+#include "pgstack/jobs/job_queue.h"
+#include "pgstack/jobs/testing/jobs_fixture.h"
 
 namespace pgstack::jobs {
 namespace {
@@ -22,9 +26,12 @@ TEST_F(JobMetricsTest, ReportsJobsPerStateTotalsAndTheOldestAvailableAge) {
   conn_.query("select pgstack.complete_batch($1, 'w')", rows[0].get<std::int64_t>(0));
 
   auto m = collect_job_metrics(conn_);
-  ASSERT_EQ(m.queues.size(), 1u);
-  ASSERT_TRUE(m.oldest_available_age_seconds[0].has_value());
-  EXPECT_GE(*m.oldest_available_age_seconds[0], 0.3);
+  const std::string queues = m.queues.text();
+  std::smatch age;
+  ASSERT_TRUE(std::regex_search(queues, age,
+                                std::regex(R"(pgstack_jobs_oldest_available_age_seconds\{queue="default"\} ([0-9.e+-]+))")))
+      << queues;
+  EXPECT_GE(std::stod(age[1].str()), 0.3);
 
   WorkerMetrics w;
   w.queues["default"].latency_ms = {1.0, 2.0, 3.0, 100.0};
@@ -53,15 +60,27 @@ TEST_F(JobMetricsTest, ReportsJobsPerStateTotalsAndTheOldestAvailableAge) {
   EXPECT_GT(samples, 10);
 }
 
-TEST(JobMetricsText, EscapesLabelValues) {
-  JobMetrics m;
-  QueueStats q;
-  q.queue = "we\"ird\\name";
-  m.queues.push_back(q);
-  m.oldest_available_age_seconds.push_back(std::nullopt);
-  auto text = to_prometheus(m);
-  EXPECT_NE(text.find("queue=\"we\\\"ird\\\\name\""), std::string::npos) << text;
-  EXPECT_NE(text.find("pgstack_jobs_oldest_available_age_seconds{queue=\"we\\\"ird\\\\name\"} 0\n"), std::string::npos);
+// One definition of each queue family: the C++ exporter renders pgstack.jobs_metrics()'s
+// rows (what `pgstack metrics` serves), each family once, none of its own.
+TEST_F(JobMetricsTest, QueueFamiliesAreTheSqlContractsOwn) {
+  JobQueue::register_kind(conn_, "noop");
+  JobQueue::enqueue(conn_, "noop", {});
+  std::set<std::string> from_sql;
+  for (auto row : conn_.query("select distinct family from pgstack.jobs_metrics()")) from_sql.insert(row.get<std::string>(0));
+  ASSERT_FALSE(from_sql.empty());
+
+  const auto text = to_prometheus(collect_job_metrics(conn_));
+  std::multiset<std::string> typed;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line))
+    if (line.rfind("# TYPE ", 0) == 0) typed.insert(line.substr(7, line.find(' ', 7) - 7));
+  EXPECT_EQ(std::set<std::string>(typed.begin(), typed.end()), from_sql) << text;
+  for (const auto& family : from_sql) EXPECT_EQ(typed.count(family), 1u) << family;
+  auto sql_sample = conn_.query_value<double>(
+      "select value from pgstack.jobs_metrics() where family = 'pgstack_jobs' and labels->>'state' = 'available'");
+  EXPECT_NE(text.find(fmt::format("pgstack_jobs{{queue=\"default\",state=\"available\"}} {}\n", sql_sample)),
+            std::string::npos) << text;
 }
 
 }  // namespace

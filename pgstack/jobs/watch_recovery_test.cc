@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "pgstack/jobs/job_queue.h"
-#include "pgstack/jobs/jobs_fixture.h"
+#include "pgstack/jobs/testing/jobs_fixture.h"
 #include "pgstack/pg/errors.h"
 #include "pgstack/pg/listener.h"
 #include "pgstack/pg/transaction.h"

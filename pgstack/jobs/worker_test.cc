@@ -13,7 +13,7 @@
 #include <set>
 
 #include "pgstack/jobs/job_queue.h"
-#include "pgstack/jobs/jobs_fixture.h"
+#include "pgstack/jobs/testing/jobs_fixture.h"
 #include "pgstack/pg/errors.h"
 #include "pgstack/sys/process.h"
 

@@ -14,7 +14,7 @@
 #include "pgstack/kv/async_store.h"
 #include "pgstack/kv/store.h"
 #include "pgstack/pg/errors.h"
-#include "pgstack/schema/schema_test_cluster.h"
+#include "pgstack/schema/testing/schema_test_cluster.h"
 #include "pgstack/testing/eventually.h"
 
 namespace pgstack::kv {

@@ -10,7 +10,7 @@
 
 #include "pgstack/kv/cache.h"
 #include "pgstack/pg/errors.h"
-#include "pgstack/schema/schema_test_cluster.h"
+#include "pgstack/schema/testing/schema_test_cluster.h"
 
 namespace pgstack::kv {
 namespace {

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "pgstack/kv/store.h"
-#include "pgstack/schema/schema_test_cluster.h"
+#include "pgstack/schema/testing/schema_test_cluster.h"
 
 namespace pgstack::kv {
 namespace {

@@ -9,7 +9,7 @@
 #include "pgstack/pg/errors.h"
 #include "pgstack/pg/transaction.h"
 #include "pgstack/schema/housekeeper.h"
-#include "pgstack/schema/schema_test_cluster.h"
+#include "pgstack/schema/testing/schema_test_cluster.h"
 #include "pgstack/testing/eventually.h"
 
 namespace pgstack::kv {

@@ -9,7 +9,7 @@
 #include "pgstack/pg/errors.h"
 #include "pgstack/pg/transaction.h"
 #include "pgstack/ratelimit/limiter.h"
-#include "pgstack/schema/schema_test_cluster.h"
+#include "pgstack/schema/testing/schema_test_cluster.h"
 
 namespace pgstack::ratelimit {
 namespace {

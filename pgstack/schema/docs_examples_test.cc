@@ -20,7 +20,7 @@
 #include <gtest/gtest.h>
 
 #include "pgstack/pg/connection.h"
-#include "pgstack/schema/schema_test_cluster.h"
+#include "pgstack/schema/testing/schema_test_cluster.h"
 #include "pgstack/schema/sql_script.h"
 #include "pgstack/base/files.h"
 

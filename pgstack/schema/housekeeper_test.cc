@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "pgstack/schema/housekeeper.h"
-#include "pgstack/schema/schema_test_cluster.h"
+#include "pgstack/schema/testing/schema_test_cluster.h"
 #include "pgstack/testing/eventually.h"
 
 namespace pgstack::schema {

@@ -8,7 +8,7 @@
 
 #include "pgstack/pg/errors.h"
 #include "pgstack/pg/transaction.h"
-#include "pgstack/schema/schema_test_cluster.h"
+#include "pgstack/schema/testing/schema_test_cluster.h"
 #include "pgstack/sessions/session_store.h"
 
 namespace pgstack::sessions {

@@ -30,7 +30,5 @@ std::vector<EnqueueResult> enqueue_results(const pg::Result& r);
 std::vector<QueueStats> queue_stats(const pg::Result& r);
 std::optional<JobInfo> job_info(const pg::Result& r);
 std::vector<JobInfo> job_list(const pg::Result& r);
-// The age of each queue's oldest available job (metrics.h).
-extern const char* const kOldestAges;
 
 }  // namespace pgstack::jobs::internal

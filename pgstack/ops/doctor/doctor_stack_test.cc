@@ -16,7 +16,7 @@
 #include <fmt/format.h>
 
 #include "pgstack/ops/stack/postgres_server.h"
-#include "pgstack/ops/stack/stack_fixture.h"
+#include "pgstack/ops/stack/testing/stack_fixture.h"
 #include "pgstack/ops/doctor/doctor.h"
 #include "pgstack/ops/metrics/scraper.h"
 #include "pgstack/pg/connection.h"

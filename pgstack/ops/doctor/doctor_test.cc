@@ -22,7 +22,7 @@
 #include "pgstack/ops/doctor/activity.h"
 #include "pgstack/ops/doctor/advise.h"
 #include "pgstack/ops/doctor/doctor.h"
-#include "pgstack/ops/doctor/observe_test_cluster.h"
+#include "pgstack/ops/doctor/testing/observe_test_cluster.h"
 #include "pgstack/ops/doctor/rate_state.h"
 #include "pgstack/ops/doctor/thresholds.h"
 #include "pgstack/sys/process.h"

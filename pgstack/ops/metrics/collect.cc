@@ -8,7 +8,6 @@
 #include "pgstack/capability/capability.h"
 #include "pgstack/ops/doctor/server_facts.h"
 #include "pgstack/pg/errors.h"
-#include "pgstack/pg/json_text.h"
 
 namespace pgstack::metrics {
 namespace {
@@ -236,22 +235,6 @@ void collect_statements(pg::Connection& conn, const std::string& server, const C
   out.sample("pgstack_pg_stat_statements_available", {{"server", server}}, available ? 1 : 0);
 }
 
-// A capability's samples, from its pgstack.<name>_metrics(): it declares its own
-// families (name, type, help on every row), doctor-style labels as a JSON object.
-void collect_capability(pg::Connection& conn, const std::string& server, const std::string& function, Exposition& out) {
-  auto rows = conn.query("SELECT family, type, help, labels::text, value FROM pgstack." + conn.quote_identifier(function) +
-                         "()");
-  for (auto row : rows) {
-    const auto family = row.get<std::string>(0);
-    out.family(family, row.get<std::string>(1), row.get<std::string>(2));
-    Labels labels{{"server", server}};
-    const auto object = pg::parse_json(row.get<std::string>(3), "labels");
-    for (const auto& [name, value] : object.items())
-      labels.emplace_back(name, value.is_string() ? value.get<std::string>() : value.dump());
-    if (auto v = row.get<std::optional<double>>(4)) out.sample(family, labels, *v);
-  }
-}
-
 }  // namespace
 
 void declare_server_families(Exposition& out) {
@@ -277,10 +260,9 @@ void collect_server(pg::Connection& conn, const std::string& server, const Colle
   if (!standby) {
     const auto functions = capability::contract_functions(conn);
     for (const auto& c : capability::capabilities()) {
-      const std::string function = c.name + "_metrics";
-      if (std::find(functions.begin(), functions.end(), function) == functions.end()) continue;
-      collectors.emplace_back(c.name, [&conn, &server, function](Exposition& e) {
-        collect_capability(conn, server, function, e);
+      if (std::find(functions.begin(), functions.end(), c.name + "_metrics") == functions.end()) continue;
+      collectors.emplace_back(c.name, [&conn, &server, &c](Exposition& e) {
+        capability::collect_metrics(conn, c, {{"server", server}}, e);
       });
     }
   }

@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pgstack/ops/stack/tls.h"
-#include "pgstack/ops/doctor/observe_test_cluster.h"
+#include "pgstack/ops/doctor/testing/observe_test_cluster.h"
 #include "pgstack/ops/metrics/http_endpoint.h"
 #include "pgstack/ops/metrics/metrics_config.h"
 #include "pgstack/base/files.h"

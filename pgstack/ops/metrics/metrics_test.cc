@@ -14,7 +14,7 @@
 #include <regex>
 #include <thread>
 
-#include "pgstack/ops/doctor/observe_test_cluster.h"
+#include "pgstack/ops/doctor/testing/observe_test_cluster.h"
 #include "pgstack/ops/metrics/http_endpoint.h"
 #include "pgstack/ops/metrics/rules.h"
 #include "pgstack/ops/metrics/scraper.h"

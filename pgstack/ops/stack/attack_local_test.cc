@@ -10,7 +10,7 @@
 
 #include "pgstack/ops/stack/backup.h"
 #include "pgstack/ops/stack/pg_hba.h"
-#include "pgstack/ops/stack/security_fixture.h"
+#include "pgstack/ops/stack/testing/security_fixture.h"
 #include "pgstack/ops/stack/security_probe.h"
 #include "pgstack/pg/connection.h"
 #include "pgstack/sys/process.h"

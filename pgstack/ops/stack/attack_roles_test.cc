@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "pgstack/ops/stack/security_fixture.h"
+#include "pgstack/ops/stack/testing/security_fixture.h"
 #include "pgstack/ops/stack/security_probe.h"
 #include "pgstack/pg/connection.h"
 #include "pgstack/schema/migration_runner.h"

@@ -16,7 +16,7 @@
 
 #include "pgstack/ops/stack/layout.h"
 #include "pgstack/ops/stack/stack.h"
-#include "pgstack/ops/stack/stack_fixture.h"
+#include "pgstack/ops/stack/testing/stack_fixture.h"
 #include "pgstack/pg/connection.h"
 #include "pgstack/pg/errors.h"
 #include "pgstack/base/files.h"

@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "pgstack/ops/stack/security_fixture.h"
+#include "pgstack/ops/stack/testing/security_fixture.h"
 #include "pgstack/pg/connection.h"
 #include "pgstack/schema/maintenance_schedule.h"
 

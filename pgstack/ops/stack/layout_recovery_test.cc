@@ -9,7 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "pgstack/ops/stack/layout_recovery.h"
-#include "pgstack/ops/stack/security_fixture.h"
+#include "pgstack/ops/stack/testing/security_fixture.h"
 #include "pgstack/ops/stack/stack.h"
 #include "pgstack/pg/connection.h"
 #include "pgstack/base/files.h"

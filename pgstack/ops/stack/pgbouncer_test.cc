@@ -14,7 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "pgstack/ops/stack/roles.h"
-#include "pgstack/ops/stack/stack_fixture.h"
+#include "pgstack/ops/stack/testing/stack_fixture.h"
 #include "pgstack/ops/stack/stack.h"
 #include "pgstack/pg/connection.h"
 #include "pgstack/pg/errors.h"

@@ -12,7 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "pgstack/ops/stack/postgres_server.h"
-#include "pgstack/ops/stack/security_fixture.h"
+#include "pgstack/ops/stack/testing/security_fixture.h"
 #include "pgstack/ops/stack/roles.h"
 #include "pgstack/ops/stack/stack.h"
 #include "pgstack/pg/connection.h"

@@ -14,7 +14,7 @@
 #include "pgstack/ops/stack/postgres_server.h"
 #include "pgstack/ops/stack/replication.h"
 #include "pgstack/ops/stack/stack.h"
-#include "pgstack/ops/stack/stack_fixture.h"
+#include "pgstack/ops/stack/testing/stack_fixture.h"
 #include "pgstack/pg/connection.h"
 #include "pgstack/pg/errors.h"
 #include "pgstack/base/files.h"

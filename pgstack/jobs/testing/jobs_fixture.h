@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "pgstack/pg/connection.h"
-#include "pgstack/schema/schema_test_cluster.h"
+#include "pgstack/schema/testing/schema_test_cluster.h"
 #include "pgstack/testing/eventually.h"
 #include "pgstack/testing/test_cluster.h"
 
