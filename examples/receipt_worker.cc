@@ -36,14 +36,17 @@ int main() {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   try {
-    pgstack::pg::Pool pool({.primary = url, .max_size = 4});
+    // One pool for the handlers' queries and the worker's own (completions, heartbeats):
+    // 4 handlers, and room for the worker beside them.
+    pgstack::pg::Pool pool({.primary = url, .max_size = 8});
     pool.query(
         "create table if not exists receipts ("
         "  order_id bigint primary key,"
         "  total numeric(12, 2) not null,"
         "  sent_at timestamptz not null default now())");
 
-    pgstack::jobs::Worker worker({.dsn = url, .queues = {{.name = "default", .concurrency = 4}}});
+    // Its LISTEN and claim sessions go to the pool's primary (url) directly.
+    pgstack::jobs::Worker worker({.pool = &pool, .queues = {{.name = "default", .concurrency = 4}}});
     worker.handle("send_receipt", [&pool](pgstack::jobs::JobContext& job) {
       auto order_id = job.args().at("order_id").get<std::int64_t>();
       auto conn = pool.acquire();

@@ -97,8 +97,10 @@ void Worker::every(std::string name, std::string cron, std::string kind, nlohman
 void Worker::start() {
   auto& s = *state_;
   if (s.started) throw UsageError("Worker::start: already started");
-  const auto& o = s.options;
-  if (o.dsn.empty()) throw UsageError("Worker: no dsn given; pass WorkerOptions::dsn (e.g. $DATABASE_URL)");
+  auto& o = s.options;
+  if (o.dsn.empty() && !o.pool)
+    throw UsageError("Worker: no pool or dsn given; pass WorkerOptions::pool or WorkerOptions::dsn (e.g. $DATABASE_URL)");
+  if (o.dsn.empty()) o.dsn = o.pool->options().primary;
   if (o.queues.empty()) throw UsageError("Worker: no queues to work; give WorkerOptions::queues");
   if (o.batch_size < 1 || o.batch_size > 10000)
     throw UsageError(fmt::format("Worker: batch_size {} is out of range (1-10000)", o.batch_size));
@@ -112,8 +114,13 @@ void Worker::start() {
     if (!seen.insert(q.name).second) throw UsageError(fmt::format("Worker: queue '{}' is listed twice", q.name));
   }
 
-  s.pool = std::make_unique<pg::Pool>(pg::PoolOptions{.primary = o.dsn, .max_size = 4,
-                                                      .application_name = "pgstack worker"});
+  if (o.pool) {
+    s.pool = o.pool;
+  } else {
+    s.own_pool = std::make_unique<pg::Pool>(pg::PoolOptions{.primary = o.dsn, .max_size = 4,
+                                                            .application_name = "pgstack worker"});
+    s.pool = s.own_pool.get();
+  }
   {
     // Queues and kinds exist before any job is claimed; one transaction, so a bad kind
     // name registers nothing.

@@ -1,6 +1,6 @@
 // The Worker runtime: runs handlers for the jobs of one or more queues.
 //
-//   pgstack::jobs::Worker worker({.dsn = std::getenv("DATABASE_URL"), .queues = {{"default", 8}}});
+//   pgstack::jobs::Worker worker({.pool = &pool, .queues = {{"default", 8}}});   // or {.dsn = dsn}
 //   worker.handle("send_email", [](pgstack::jobs::JobContext& job) {
 //     send(job.args().at("to").get<std::string>());   // throw to fail the attempt: it is retried
 //   });
@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "pgstack/jobs/job.h"
+#include "pgstack/pg/pool.h"
 
 namespace pgstack::jobs {
 
@@ -87,7 +88,15 @@ struct QueueOptions {
 };
 
 struct WorkerOptions {
-  std::string dsn;                   // the primary; a session connection (LISTEN)
+  // Where registration, completions, heartbeats, maintenance and the periodic jobs go:
+  // the application's pool (a connection borrowed per statement; it must outlive the
+  // worker), or, without one, a pool of the worker's own (4 connections) to dsn.
+  pg::Pool* pool = nullptr;
+  // Where the sessions go that hold session state, which a transaction pooler does not
+  // keep: the LISTEN connection, and per queue the fetch connection, whose watch of an
+  // idle queue is a session advisory lock (pgstack.watch_job_queue). The primary,
+  // directly. Empty: the pool's primary DSN.
+  std::string dsn;
   std::vector<QueueOptions> queues = {QueueOptions{}};
   std::string name;                  // default: host:pid:random
   int batch_size = 100;              // jobs per claim (one lease row each)

@@ -106,6 +106,38 @@ TEST_F(WorkerTest, RunsEveryJobOnceAndCompletesThem) {
   EXPECT_FALSE(m.latency_ms.empty());
 }
 
+// WorkerOptions::pool: the worker's statements go through the caller's pool. It opens
+// no pool of its own (no "pgstack worker" session), the caller's pool opens the
+// connections, within its limit, and the sessions that keep state (fetch, LISTEN) go to
+// the pool's primary DSN since no dsn is given.
+TEST_F(WorkerTest, RunsOnTheCallersPoolWhenGivenOne) {
+  pg::Pool pool({.primary = db_.dsn(), .max_size = 2, .application_name = "caller pool"});
+  auto o = options();
+  o.dsn.clear();
+  o.pool = &pool;
+  RunLog log;
+  Worker worker(o);
+  worker.handle("noop", [&](JobContext& job) { log.add(job.job()); });
+  worker.start();
+  enqueue(500);
+  ASSERT_TRUE(eventually([&] { return all_completed(500); })) << "completed " << stats().completed;
+  ASSERT_TRUE(idle_and_listening("default")) << "fetch and LISTEN sessions on the pool's primary DSN";
+  auto sessions = [&](const char* application) {
+    return conn_.query_value<std::int64_t>(
+        "select count(*) from pg_stat_activity where datname = current_database() and application_name = $1",
+        std::string(application));
+  };
+  const auto own = sessions("pgstack worker");
+  const auto callers = sessions("caller pool");
+  const auto stats = pool.stats();
+  worker.stop();
+  EXPECT_EQ(log.distinct_jobs(), 500u);
+  EXPECT_EQ(own, 0) << "the worker opened a pool of its own";
+  EXPECT_GE(callers, 1) << "the caller's pool holds the worker's connections";
+  EXPECT_GE(stats.connections_opened, 1u);
+  EXPECT_LE(stats.endpoints.at(0).idle + stats.endpoints.at(0).in_use, 2u) << "within the caller's pool size";
+}
+
 TEST_F(WorkerTest, EightWorkersOnOneQueueNeverRunTheSameAttemptTwice) {
   RunLog log;
   std::vector<std::unique_ptr<Worker>> workers;
@@ -473,6 +505,14 @@ TEST_F(WorkerTest, BadConfigurationIsRefusedBeforeAnythingRuns) {
   o = options();
   o.lease = 600ms;
   EXPECT_THROW(Worker(o).start(), pg::UsageError);
+  o = options();
+  o.dsn.clear();  // and no pool
+  try {
+    Worker(o).start();
+    FAIL() << "started with neither a pool nor a dsn";
+  } catch (const pg::UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("no pool or dsn given"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

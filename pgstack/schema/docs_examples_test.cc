@@ -238,7 +238,7 @@ TEST_F(DocsExamples, EveryDocumentedFunctionExistsWithTheParameterNamesShown) {
           c.function);
       // A bare name in a table may be a C++ method (driver.md's `at(i)`): SQL API names
       // carry their module's prefix, so only those must exist.
-      static const std::regex kApiName("^(kv_|cache_|flag|session_|rate_limit|pubsub_|job|enqueue|claim_|complete_|"
+      static const std::regex kApiName("^(kv_|cache_|flag|session_|rate_limit|pubsub_|lease_|job|enqueue|claim_|complete_|"
                                        "checkpoint_|release_|heartbeat_|register_|maintain|list_jobs|cancel_|retry_)");
       if (overloads.rows() == 0 && !c.qualified && !std::regex_search(c.function, kApiName)) continue;
       if (overloads.rows() == 0) {

@@ -143,7 +143,8 @@ struct Worker::State : std::enable_shared_from_this<Worker::State> {
   };
   std::unordered_map<std::string, Registered> handlers;
   std::vector<internal::Periodic> periodic;
-  std::unique_ptr<pg::Pool> pool;
+  std::unique_ptr<pg::Pool> own_pool;  // without WorkerOptions::pool
+  pg::Pool* pool = nullptr;            // the caller's or own_pool
   std::map<std::string, std::unique_ptr<QueueRuntime>> queues;
 
   std::atomic<bool> stopping{false};

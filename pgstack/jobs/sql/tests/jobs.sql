@@ -22,7 +22,7 @@ COMMIT;
 
 -- Everything else happens in one transaction that is rolled back.
 BEGIN;
-SELECT plan(175);
+SELECT plan(187);
 
 -- ---- the API: what exists, and who may call it ------------------------------------
 CREATE TEMP TABLE api (fn name, args name[], reads boolean);
@@ -50,7 +50,8 @@ INSERT INTO api VALUES
   ('unwatch_job_queue', '{text}', false),
   ('job_watch_key', '{text}', true),
   ('jobs_maintain', '{}', false),
-  ('enqueue_periodic', '{text,text,timestamptz,text,jsonb,text}', false);
+  ('enqueue_periodic', '{text,text,timestamptz,text,jsonb,text}', false),
+  ('try_job_leader', '{text,text,double precision}', false);
 
 SELECT has_function('pgstack', fn, args, format('pgstack.%s(%s) exists', fn, array_to_string(args, ', ')))
   FROM api ORDER BY fn, args;
@@ -265,6 +266,20 @@ SELECT is(pgstack.enqueue_periodic('nightly-report', '0 3 * * *', '2026-11-30 03
 SELECT is((SELECT (args->>'periodic_tick')::timestamptz FROM pgstack.list_jobs('default') WHERE 'periodic:nightly-report' = ANY (tags)),
           '2026-12-01 03:00Z'::timestamptz, 'the job''s args carry its tick');
 SELECT isnt(pgstack.enqueue_periodic('nightly-report', '0 3 * * *', '2026-12-02 03:00Z', 'email'), NULL, 'the next tick is enqueued');
+
+-- try_job_leader: the periodic scheduler's leadership, the core lease named 'jobs:<name>'.
+SELECT is(pgstack.try_job_leader('periodic', 'w1', 30), true, 'try_job_leader takes a free leadership');
+SELECT is(pgstack.lease_holder('jobs:periodic'), 'w1', '... the core lease jobs:periodic');
+SELECT is(pgstack.try_job_leader('periodic', 'w2', 30), false, '... not another worker''s while it lasts');
+SELECT is(pgstack.try_job_leader('periodic', 'w1', 60), true, '... its leader renews it');
+SELECT ok((SELECT expires_at - clock_timestamp() > interval '59 seconds' FROM pgstack.leases WHERE name = 'jobs:periodic'),
+          '... for the seconds it asks');
+SELECT is(pgstack.try_job_leader('short', 'w1', 0.001), true, 'a short leadership is taken');
+SELECT pg_sleep(0.01);
+SELECT is(pgstack.try_job_leader('short', 'w2', 30), true, '... and taken over once it ran out');
+SELECT throws_ok($$SELECT pgstack.try_job_leader('periodic', 'w1', 0)$$, '22023',
+                 'lease jobs:periodic: ttl 00:00:00 is not positive', 'a leadership needs positive seconds');
+SELECT hasnt_table('pgstack', 'job_leaders', 'job_leaders is gone: leaders are core leases');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -4,7 +4,7 @@
 -- that is rolled back: nothing stays behind. How to run it: docs/testing.md,
 -- "SQL-level tests (pgTAP)".
 BEGIN;
-SELECT plan(188);
+SELECT plan(192);
 
 -- ---- the API: what exists, and who may call it ------------------------------------
 -- Every function docs/kv.md lists, with its argument types; `reads` marks the ones the
@@ -218,8 +218,12 @@ SELECT is(pgstack.kv_try_lock('default', 'report', 'worker-a', interval '60 seco
 SELECT is(pgstack.kv_unlock('default', 'report', 'worker-b'), false, 'another owner cannot unlock it');
 SELECT is(pgstack.kv_unlock('default', 'report', 'worker-a'), true, 'its owner can');
 SELECT is(pgstack.kv_try_lock('default', 'report', 'worker-b', interval '30 seconds'), true, 'then another owner takes it');
-UPDATE pgstack.kv_locks SET expires_at = clock_timestamp() - interval '1 second' WHERE key = 'report';
-SELECT is(pgstack.kv_try_lock('default', 'report', 'worker-a', interval '30 seconds'), true, 'a lock whose lease ran out is free');
+SELECT is(pgstack.lease_holder('kv:default:report'), 'worker-b', '... a core lease named kv:<namespace>:<key>');
+SELECT is(pgstack.lease_holder('report'), NULL, '... so a lease of another module''s name is another lock');
+SELECT is(pgstack.kv_try_lock('default', 'short', 'worker-a', interval '1 millisecond'), true, 'a short lock is taken');
+SELECT pg_sleep(0.01);
+SELECT is(pgstack.kv_try_lock('default', 'short', 'worker-b', interval '30 seconds'), true, 'a lock whose lease ran out is free');
+SELECT is(pgstack.kv_try_lock('default', 'short', 'worker-a', interval '30 seconds'), false, '... and its new owner''s');
 SELECT throws_ok($$SELECT pgstack.kv_try_lock('default', 'report', 'worker-a', interval '0')$$, '22023',
                  'kv: ttl 00:00:00 is not positive', 'a lock needs a positive lease');
 

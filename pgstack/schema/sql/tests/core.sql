@@ -81,7 +81,8 @@ SELECT throws_ok($$DELETE FROM pgstack.schema_migrations WHERE module = 'app'$$,
 -- The workloads' tasks, as docs/maintenance.md lists them.
 SELECT results_eq($$SELECT name, every FROM pgstack.maintenance_tasks ORDER BY name$$,
                   $$VALUES ('cache_refresh_views', interval '1 second'), ('jobs_maintain', interval '1 second'),
-                           ('kv_sweep', interval '1 second'), ('pubsub_prune', interval '1 minute'),
+                           ('kv_sweep', interval '1 second'), ('lease_sweep', interval '1 minute'),
+                           ('pubsub_prune', interval '1 minute'),
                            ('rate_limit_sweep', interval '10 seconds'), ('session_sweep', interval '1 minute')$$,
                   'the registered maintenance tasks and their intervals');
 SELECT has_function('pgstack', 'maintain', '{integer}');
