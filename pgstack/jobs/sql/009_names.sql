@@ -654,3 +654,14 @@ AS $$ SELECT pgstack.job_batch_release($1, $2, $3, $4) $$;
 COMMENT ON FUNCTION pgstack.release_batch(batch bigint, worker text, succeeded bigint[], outcomes jsonb) IS 'deprecated: use pgstack.job_batch_release; removed in 0.2';
 REVOKE ALL ON FUNCTION pgstack.release_batch(batch bigint, worker text, succeeded bigint[], outcomes jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION pgstack.release_batch(batch bigint, worker text, succeeded bigint[], outcomes jsonb) TO readwrite;
+
+-- 4. Internal helpers the application roles were granted but call only through the
+--    SECURITY DEFINER functions above (which run them as the owner): no longer theirs to
+--    run (issue 15, item 3; docs/architecture.md, "SQL names").
+REVOKE EXECUTE ON FUNCTION
+  pgstack.job_check_queue_name(text),
+  pgstack.job_slot(xid8),
+  pgstack.job_slot_finished(integer),
+  pgstack.job_state_or_error(bigint),
+  pgstack.job_announce(text[])
+  FROM readwrite, readonly;

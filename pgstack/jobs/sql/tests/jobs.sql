@@ -22,7 +22,7 @@ COMMIT;
 
 -- Everything else happens in one transaction that is rolled back.
 BEGIN;
-SELECT plan(214);
+SELECT plan(215);
 
 -- ---- the API: what exists, and who may call it ------------------------------------
 CREATE TEMP TABLE api (fn name, args name[], reads boolean);
@@ -104,6 +104,11 @@ SELECT is_empty($$
 SELECT function_privs_are('pgstack', 'job_reoffer', '{bigint[],text}'::name[], 'readwrite', '{}'::name[]);
 SELECT function_privs_are('pgstack', 'job_record_outcomes', '{pgstack.job_batches,bigint[],jsonb}'::name[], 'readwrite', '{}'::name[]);
 SELECT function_privs_are('pgstack', 'job_held_batch', '{bigint,text}'::name[], 'readwrite', '{}'::name[]);
+SELECT is_empty($$
+  SELECT f::regprocedure FROM unnest(ARRAY['pgstack.job_check_queue_name(text)', 'pgstack.job_slot(xid8)',
+           'pgstack.job_slot_finished(integer)', 'pgstack.job_state_or_error(bigint)', 'pgstack.job_announce(text[])']) f
+   WHERE has_function_privilege('readwrite', f::regprocedure, 'EXECUTE') OR has_function_privilege('readonly', f::regprocedure, 'EXECUTE') $$,
+  'the internal helpers the definer functions call are no application role''s to run');
 -- The tables: read by the application roles, written only through the functions.
 SELECT is_empty($$SELECT c.oid::regclass FROM pg_class c
                    WHERE c.relnamespace = 'pgstack'::regnamespace AND c.relname ~ '^job' AND c.relkind IN ('r', 'p')
