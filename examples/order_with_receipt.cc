@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
     auto tx = pool.begin();
     auto order_id = tx.query_value<std::int64_t>(
         "insert into orders (customer_id, total) values ($1, $2::numeric) returning id", customer_id, total);
-    // The job is a row written by this same transaction (pgstack.enqueue).
+    // The job is a row written by this same transaction (pgstack.job_enqueue).
     auto job = pgstack::jobs::JobQueue::enqueue(tx, "send_receipt", {{"order_id", order_id}});
 
     if (fail_before_commit) {

@@ -39,14 +39,14 @@ JobState parse_job_state(std::string_view text) {
 namespace internal {
 
 const char* const kEnqueueMany =
-    "select id, duplicate from pgstack.enqueue_many($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-const char* const kRegisterKind = "select pgstack.register_job_kind($1, $2, $3, $4)";
-const char* const kCreateQueue = "select pgstack.create_job_queue($1, $2)";
-const char* const kCancel = "select pgstack.cancel_job($1)";
-const char* const kRetry = "select pgstack.retry_job($1)";
-const char* const kPause = "select pgstack.pause_job_queue($1)";
-const char* const kResume = "select pgstack.resume_job_queue($1)";
-const char* const kSetLimit = "select pgstack.set_job_queue_limit($1, $2)";
+    "select id, duplicate from pgstack.job_enqueue_many($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+const char* const kRegisterKind = "select pgstack.job_kind_register($1, $2, $3, $4)";
+const char* const kCreateQueue = "select pgstack.job_queue_create($1, $2)";
+const char* const kCancel = "select pgstack.job_cancel($1)";
+const char* const kRetry = "select pgstack.job_retry($1)";
+const char* const kPause = "select pgstack.job_queue_pause($1)";
+const char* const kResume = "select pgstack.job_queue_resume($1)";
+const char* const kSetLimit = "select pgstack.job_queue_set_limit($1, $2)";
 const char* const kStats =
     "select queue, paused, concurrency_limit, scheduled, retryable, available, running, completed, failed, "
     "discarded, cancelled, rescued, oldest_available_at from pgstack.job_queue_stats()";
@@ -55,7 +55,7 @@ const char* const kJob =
     "unique_key, tags, errors, cancel_requested from pgstack.job($1)";
 const char* const kList =
     "select id, state, queue, kind, args, priority, attempt, max_attempts, enqueued_at, run_at, finished_at, "
-    "unique_key, tags, errors, cancel_requested from pgstack.list_jobs($1, $2, $3)";
+    "unique_key, tags, errors, cancel_requested from pgstack.job_list($1, $2, $3)";
 const char* const kMaintain = "select pgstack.jobs_maintain()";
 
 pg::Params enqueue_params(const std::vector<JobRequest>& jobs, const std::vector<std::string>& tags,
@@ -125,7 +125,7 @@ std::vector<QueueStats> queue_stats(const pg::Result& r) {
 }
 
 namespace {
-// A row of pgstack.job() or pgstack.list_jobs() (same columns).
+// A row of pgstack.job() or pgstack.job_list() (same columns).
 JobInfo decode_job_info(const pg::Row& row) {
   JobInfo j;
   j.id = row.get<std::int64_t>(0);

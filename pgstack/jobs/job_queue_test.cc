@@ -26,7 +26,7 @@ class JobQueueTest : public JobsTest {
   }
   // Claims up to n jobs of a queue as worker w; returns (batch id, job ids).
   std::pair<std::int64_t, std::vector<std::int64_t>> claim(const std::string& queue, int n, const std::string& w = "w") {
-    auto rows = conn_.query("select batch_id, id from pgstack.claim_jobs($1, $2, $3)", queue, w, n);
+    auto rows = conn_.query("select batch_id, id from pgstack.job_claim($1, $2, $3)", queue, w, n);
     std::vector<std::int64_t> ids;
     std::int64_t batch = 0;
     for (auto row : rows) {
@@ -98,8 +98,8 @@ TEST_F(JobQueueTest, ClaimsEveryJobOnceWhenTransactionsCommitOutOfOrder) {
   auto [batch2, second] = claim("default", 10);
   EXPECT_EQ(second, std::vector<std::int64_t>{a_id});
   EXPECT_TRUE(claim("default", 10).second.empty());
-  conn_.query("select pgstack.complete_batch($1, 'w')", batch1);
-  conn_.query("select pgstack.complete_batch($1, 'w')", batch2);
+  conn_.query("select pgstack.job_batch_complete($1, 'w')", batch1);
+  conn_.query("select pgstack.job_batch_complete($1, 'w')", batch2);
   EXPECT_EQ(state_of(a_id), "completed");
   EXPECT_EQ(state_of(b_id), "completed");
 }
@@ -143,7 +143,7 @@ TEST_F(JobQueueTest, SixteenConcurrentEnqueuersOfOneUniqueKeyMakeOneJob) {
   // The key is held until the job ends; then it is free again.
   EXPECT_TRUE(JobQueue::enqueue(conn_, "email", {}, {.unique_key = "welcome:42"}).duplicate);
   auto [batch, ids] = claim("mail", 10);
-  conn_.query("select pgstack.complete_batch($1, 'w')", batch);
+  conn_.query("select pgstack.job_batch_complete($1, 'w')", batch);
   EXPECT_FALSE(JobQueue::enqueue(conn_, "email", {}, {.unique_key = "welcome:42"}).duplicate);
 }
 
@@ -155,11 +155,11 @@ TEST_F(JobQueueTest, APendingUniqueKeyIsFreeOnceItsJobStarts) {
   ASSERT_EQ(ids, std::vector<std::int64_t>{first.id});
   auto second = JobQueue::enqueue(conn_, "noop", {}, {.unique_key = "reindex:7", .unique_while = UniqueWhile::pending});
   EXPECT_FALSE(second.duplicate) << "free once the first started: one more may wait while it runs";
-  conn_.query("select pgstack.complete_batch($1, 'w')", b);
+  conn_.query("select pgstack.job_batch_complete($1, 'w')", b);
   EXPECT_TRUE(JobQueue::enqueue(conn_, "noop", {}, {.unique_key = "reindex:7"}).duplicate)
       << "completing the first did not release the second's key";
   try {
-    conn_.query("select pgstack.enqueue('noop', unique_key => 'k', unique_while => 'forever')");
+    conn_.query("select pgstack.job_enqueue('noop', unique_key => 'k', unique_while => 'forever')");
     FAIL() << "an unknown unique_while was accepted";
   } catch (const pg::SqlError& e) {
     EXPECT_NE(std::string(e.what()).find("invalid unique_while 'forever'"), std::string::npos) << e.what();
@@ -172,7 +172,7 @@ TEST_F(JobQueueTest, FailedAttemptsRetryWithTheirErrorsThenAreDiscarded) {
     auto [batch, ids] = claim("mail", 10);
     ASSERT_EQ(ids, std::vector<std::int64_t>{id}) << "attempt " << attempt;
     EXPECT_EQ(conn_.query_value<std::int32_t>("select attempt from pgstack.job($1)", id), attempt);
-    conn_.query("select pgstack.complete_batch($1, 'w', $2)", batch,
+    conn_.query("select pgstack.job_batch_complete($1, 'w', $2)", batch,
                 nlohmann::json::array({{{"id", id}, {"outcome", "retry"}, {"error", "smtp down #" + std::to_string(attempt)},
                                         {"delay_seconds", 0}}}));
     if (attempt < 3) {
@@ -196,7 +196,7 @@ TEST_F(JobQueueTest, DefaultBackoffGrowsWithTheAttempt) {
   std::vector<JobRequest> batch(2, JobRequest{"noop", {}, {}});
   auto ids = JobQueue::enqueue_many(conn_, batch);
   auto [b, got] = claim("default", 10);
-  conn_.query("select pgstack.complete_batch($1, 'w', $2)", b,
+  conn_.query("select pgstack.job_batch_complete($1, 'w', $2)", b,
               nlohmann::json::array({{{"id", ids[0].id}, {"outcome", "retry"}, {"error", "e"}},
                                      {{"id", ids[1].id}, {"outcome", "snooze"}, {"delay_seconds", 600}}}));
   // attempt 1 → about 1 s (1^4 ± 10%); the snoozed job keeps its attempt number.
@@ -227,10 +227,10 @@ TEST_F(JobQueueTest, CancelsWaitingJobsAtOnceAndFlagsAvailableOnes) {
   EXPECT_EQ(state_of(later), "cancelled");
   auto ready = JobQueue::enqueue(conn_, "noop").id;
   EXPECT_FALSE(JobQueue::cancel(conn_, ready));  // requested: the worker skips it
-  auto rows = conn_.query("select batch_id, cancelled from pgstack.claim_jobs('default', 'w', 10)");
+  auto rows = conn_.query("select batch_id, cancelled from pgstack.job_claim('default', 'w', 10)");
   ASSERT_EQ(rows.rows(), 1);
   EXPECT_TRUE(rows[0].get<bool>(1));
-  conn_.query("select pgstack.complete_batch($1, 'w', $2)", rows[0].get<std::int64_t>(0),
+  conn_.query("select pgstack.job_batch_complete($1, 'w', $2)", rows[0].get<std::int64_t>(0),
               nlohmann::json::array({{{"id", ready}, {"outcome", "cancel"}, {"error", "cancelled before it started"}}}));
   EXPECT_EQ(state_of(ready), "cancelled");
   EXPECT_EQ(count("select count(*) from pgstack.job_cancellations"), 0);
@@ -254,17 +254,17 @@ TEST_F(JobQueueTest, PausedQueuesAndConcurrencyLimitsHoldBackClaims) {
   auto [b1, first] = claim("default", 10, "w1");
   EXPECT_EQ(first.size(), 5u);
   EXPECT_TRUE(claim("default", 10, "w2").second.empty()) << "the limit counts every worker's claims";
-  conn_.query("select pgstack.complete_batch($1, 'w1')", b1);
+  conn_.query("select pgstack.job_batch_complete($1, 'w1')", b1);
   EXPECT_EQ(claim("default", 10, "w2").second.size(), 5u);
 }
 
 TEST_F(JobQueueTest, ALostLeaseOffersOnlyUnfinishedJobsAgainAsTheNextAttempt) {
   std::vector<JobRequest> batch(4, JobRequest{"noop", {}, {}});
   auto ids = JobQueue::enqueue_many(conn_, batch);
-  auto rows = conn_.query("select batch_id from pgstack.claim_jobs('default', 'dead', 10, 1)");
+  auto rows = conn_.query("select batch_id from pgstack.job_claim('default', 'dead', 10, 1)");
   auto b = rows[0].get<std::int64_t>(0);
   // Two finished before the worker died; they must never run again.
-  conn_.query("select pgstack.checkpoint_batch($1, 'dead', $2, '[]', 1)", b,
+  conn_.query("select pgstack.job_batch_checkpoint($1, 'dead', $2, '[]', 1)", b,
               std::vector<std::int64_t>{ids[0].id, ids[1].id});
   std::this_thread::sleep_for(1100ms);  // time passing: the claim's 1 s lease runs out
   auto report = JobQueue::maintain(conn_);
@@ -276,7 +276,7 @@ TEST_F(JobQueueTest, ALostLeaseOffersOnlyUnfinishedJobsAgainAsTheNextAttempt) {
   EXPECT_NE(errors[0]["error"].get<std::string>().find("stopped renewing the lease"), std::string::npos);
   // The dead worker's late completion is refused, so the first attempt never completes twice.
   try {
-    conn_.query("select pgstack.complete_batch($1, 'dead')", b);
+    conn_.query("select pgstack.job_batch_complete($1, 'dead')", b);
     FAIL() << "a lost batch completed";
   } catch (const pg::SqlError& e) {
     EXPECT_EQ(e.sqlstate(), "55000");
@@ -295,7 +295,7 @@ TEST_F(JobQueueTest, FinishedPartitionsAreTruncatedButNeverOnesWithUnfinishedJob
   ASSERT_EQ(conn_.query_value<std::int16_t>("select slot from pgstack.job_stream where id = $1", waiting), slot);
   auto [b, got] = claim("default", 100);
   ASSERT_EQ(got.size(), 10u);
-  conn_.query("select pgstack.complete_batch($1, 'w')", b);
+  conn_.query("select pgstack.job_batch_complete($1, 'w')", b);
   // A new epoch on the next slot at every maintenance run from now on.
   conn_.query("update pgstack.job_settings set rotation_interval = '0'");
   auto rotated = JobQueue::maintain(conn_);
@@ -310,7 +310,7 @@ TEST_F(JobQueueTest, FinishedPartitionsAreTruncatedButNeverOnesWithUnfinishedJob
 
   auto [b2, got2] = claim("idle", 100);
   ASSERT_EQ(got2, std::vector<std::int64_t>{waiting});
-  conn_.query("select pgstack.complete_batch($1, 'w')", b2);
+  conn_.query("select pgstack.job_batch_complete($1, 'w')", b2);
   claim("idle", 100);
   report = JobQueue::maintain(conn_);
   EXPECT_EQ(report["truncated_slots"], nlohmann::json::array({slot})) << report;
@@ -339,7 +339,7 @@ TEST_F(JobQueueTest, AJobWrittenToTheOldSlotAfterRotationIsNotLost) {
   // Everything else is finished; the late job sits in the old slot, unclaimed.
   for (int i = 0; i < 3; ++i) {
     auto [b, ids] = claim("default", 100);
-    if (b) conn_.query("select pgstack.complete_batch($1, 'w')", b);
+    if (b) conn_.query("select pgstack.job_batch_complete($1, 'w')", b);
     bool got_late = std::find(ids.begin(), ids.end(), late_id) != ids.end();
     if (got_late) break;
     auto report = JobQueue::maintain(conn_);
@@ -371,15 +371,15 @@ TEST_F(JobQueueTest, BadInputGetsAClearErrorAndChangesNothing) {
   expect_error([&] { JobQueue::enqueue(conn_, "noop", {}, {.max_attempts = 0}); }, "invalid max_attempts 0");
   expect_error([&] { JobQueue::enqueue(conn_, "noop", {}, {.unique_key = std::string(600, 'k')}); },
                "invalid unique key of 600 characters");
-  expect_error([&] { conn_.query("select pgstack.enqueue('noop', $1::text::jsonb)", "{not json"); },
+  expect_error([&] { conn_.query("select pgstack.job_enqueue('noop', $1::text::jsonb)", "{not json"); },
                "invalid input syntax for type json");
-  expect_error([&] { conn_.query("select pgstack.enqueue('noop', 'null')"); }, "has no args");
+  expect_error([&] { conn_.query("select pgstack.job_enqueue('noop', 'null')"); }, "has no args");
   // One bad job in a bulk call: none of the good ones go in either.
   std::vector<JobRequest> mixed(3, JobRequest{"noop", {}, {}});
   mixed[2].kind = "typo";
   expect_error([&] { JobQueue::enqueue_many(conn_, mixed); }, "unknown job kind 'typo' (job 3 of 3)");
-  expect_error([&] { conn_.query("select pgstack.create_job_queue('Bad Name')"); }, "invalid job queue name");
-  expect_error([&] { conn_.query("select pgstack.register_job_kind('x', max_attempts => 0)"); }, "invalid max_attempts");
+  expect_error([&] { conn_.query("select pgstack.job_queue_create('Bad Name')"); }, "invalid job queue name");
+  expect_error([&] { conn_.query("select pgstack.job_kind_register('x', max_attempts => 0)"); }, "invalid max_attempts");
   expect_error([&] { JobQueue::list(conn_, std::string("nope")); }, "unknown job queue 'nope'");
   EXPECT_THROW(parse_job_state("finished"), pg::UsageError);
 }
@@ -400,7 +400,7 @@ TEST_F(JobQueueTest, StatsCountJobsByStateAndListShowsThem) {
   ASSERT_EQ(running.size(), 1u);
   EXPECT_EQ(running[0].id, ids[0]);
   EXPECT_EQ(JobQueue::list(conn_).size(), 4u);
-  conn_.query("select pgstack.complete_batch($1, 'w')", b);
+  conn_.query("select pgstack.job_batch_complete($1, 'w')", b);
   EXPECT_EQ(JobQueue::stats(conn_)[0].completed, 1);
 }
 

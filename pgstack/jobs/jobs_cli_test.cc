@@ -61,8 +61,8 @@ TEST_F(JobsCliTest, StatsListAndShowDescribeTheQueue) {
 TEST_F(JobsCliTest, RetryCancelPauseAndResumeChangeTheQueue) {
   // A job that failed its only attempt is discarded; retry gives it another.
   auto id = JobQueue::enqueue(conn_, "email").id;
-  auto rows = conn_.query("select batch_id from pgstack.claim_jobs('default', 'w', 10)");
-  conn_.query("select pgstack.complete_batch($1, 'w', $2)", rows[0].get<std::int64_t>(0),
+  auto rows = conn_.query("select batch_id from pgstack.job_claim('default', 'w', 10)");
+  conn_.query("select pgstack.job_batch_complete($1, 'w', $2)", rows[0].get<std::int64_t>(0),
               nlohmann::json::array({{{"id", id}, {"outcome", "retry"}, {"error", "mailbox full"}}}));
   EXPECT_EQ(state_of(id), "discarded");
   auto r = jobs({"show", std::to_string(id)});
@@ -79,7 +79,7 @@ TEST_F(JobsCliTest, RetryCancelPauseAndResumeChangeTheQueue) {
 
   ASSERT_EQ(jobs({"pause", "default"}).code, 0);
   EXPECT_EQ(default_stats()["paused"], true);
-  EXPECT_EQ(count("select count(*) from pgstack.claim_jobs('default', 'w', 10)"), 0);
+  EXPECT_EQ(count("select count(*) from pgstack.job_claim('default', 'w', 10)"), 0);
   ASSERT_EQ(jobs({"resume", "default"}).code, 0);
   EXPECT_EQ(default_stats()["paused"], false);
 }

@@ -22,8 +22,8 @@ TEST_F(JobMetricsTest, ReportsJobsPerStateTotalsAndTheOldestAvailableAge) {
   JobQueue::enqueue_many(conn_, batch);
   JobQueue::enqueue(conn_, "noop", {}, {.run_at = std::chrono::system_clock::now() + std::chrono::hours(1)});
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // time passing: the jobs age 0.3 s
-  auto rows = conn_.query("select batch_id from pgstack.claim_jobs('default', 'w', 1)");
-  conn_.query("select pgstack.complete_batch($1, 'w')", rows[0].get<std::int64_t>(0));
+  auto rows = conn_.query("select batch_id from pgstack.job_claim('default', 'w', 1)");
+  conn_.query("select pgstack.job_batch_complete($1, 'w')", rows[0].get<std::int64_t>(0));
 
   auto m = collect_job_metrics(conn_);
   const std::string queues = m.queues.text();

@@ -21,7 +21,7 @@ class WatchRecoveryTest : public JobsTest {
  protected:
   void SetUp() override { JobQueue::register_kind(conn_, "noop"); }
   std::string watch(pg::Connection& session) {
-    return session.query_value<std::string>("select pgstack.watch_job_queue('default')");
+    return session.query_value<std::string>("select pgstack.job_queue_watch('default')");
   }
   // The notifications on pgstack_jobs within the wait.
   int notifications(pg::Listener& listener, std::chrono::milliseconds wait = 300ms) {
@@ -30,13 +30,13 @@ class WatchRecoveryTest : public JobsTest {
     return n;
   }
   static constexpr const char* kClaim =
-      "select batch_id, id from pgstack.claim_jobs('default', $1, 10, 60, $2)";
+      "select batch_id, id from pgstack.job_claim('default', $1, 10, 60, $2)";
 };
 
 TEST_F(WatchRecoveryTest, ClaimsRunWithoutJit) {
   // A first claim's plan crossed every JIT threshold and compiled for ~260 ms.
   auto config = conn_.query_value<std::vector<std::string>>(
-      "select proconfig from pg_proc where oid = 'pgstack.claim_jobs(text, text, integer, double precision, uuid)'::regprocedure");
+      "select proconfig from pg_proc where oid = 'pgstack.job_claim(text, text, integer, double precision, uuid)'::regprocedure");
   EXPECT_NE(std::find(config.begin(), config.end(), "jit=off"), config.end()) << ::testing::PrintToString(config);
 }
 
@@ -58,8 +58,8 @@ TEST_F(WatchRecoveryTest, EnqueuesNotifyOnlyWhileAWorkerWatchesTheQueue) {
   }
   EXPECT_EQ(notifications(listener), 2);
 
-  EXPECT_TRUE(worker.query_value<bool>("select pgstack.unwatch_job_queue('default')"));
-  EXPECT_FALSE(worker.query_value<bool>("select pgstack.unwatch_job_queue('default')")) << "it was not watching";
+  EXPECT_TRUE(worker.query_value<bool>("select pgstack.job_queue_unwatch('default')"));
+  EXPECT_FALSE(worker.query_value<bool>("select pgstack.job_queue_unwatch('default')")) << "it was not watching";
   JobQueue::enqueue(conn_, "noop");
   EXPECT_EQ(notifications(listener), 0) << "a busy worker is not told";
 }
@@ -77,7 +77,7 @@ TEST_F(WatchRecoveryTest, AWatchCannotBeginWhileAnEnqueueThatDidNotNotifyIsInFli
 
 TEST_F(WatchRecoveryTest, WatchingAnUnknownQueueIsRefused) {
   try {
-    conn_.query("select pgstack.watch_job_queue('nope')");
+    conn_.query("select pgstack.job_queue_watch('nope')");
     FAIL() << "watched a queue that does not exist";
   } catch (const pg::SqlError& e) {
     EXPECT_EQ(e.sqlstate(), "42704");
@@ -101,7 +101,7 @@ TEST_F(WatchRecoveryTest, AClaimRetriedWithItsTokenGetsTheBatchItMade) {
   EXPECT_EQ(count("select count(*) from pgstack.job_batches"), 1) << "no second batch";
   // Jobs recorded as finished are not handed out again.
   auto batch = first[0].get<std::int64_t>(0);
-  conn_.query("select pgstack.checkpoint_batch($1, 'w', $2)", batch, std::vector<std::int64_t>{first[0].get<std::int64_t>(1)});
+  conn_.query("select pgstack.job_batch_checkpoint($1, 'w', $2)", batch, std::vector<std::int64_t>{first[0].get<std::int64_t>(1)});
   EXPECT_EQ(conn_.query(kClaim, "w", token).rows(), 2);
 }
 
@@ -127,12 +127,12 @@ TEST_F(WatchRecoveryTest, BatchStatusTellsHeldFromFinishedFromLost) {
   auto status = [&](std::int64_t b) {
     return conn_.query_value<std::string>("select pgstack.job_batch_status($1, 'w')", b);
   };
-  auto done = conn_.query_value<std::int64_t>("select batch_id from pgstack.claim_jobs('default', 'w', 1) limit 1");
+  auto done = conn_.query_value<std::int64_t>("select batch_id from pgstack.job_claim('default', 'w', 1) limit 1");
   EXPECT_EQ(status(done), "held");
-  conn_.query("select pgstack.complete_batch($1, 'w')", done);
+  conn_.query("select pgstack.job_batch_complete($1, 'w')", done);
   EXPECT_EQ(status(done), "finished") << "a completion whose reply was lost is known to have committed";
 
-  auto lost = conn_.query_value<std::int64_t>("select batch_id from pgstack.claim_jobs('default', 'w', 1, 1) limit 1");
+  auto lost = conn_.query_value<std::int64_t>("select batch_id from pgstack.job_claim('default', 'w', 1, 1) limit 1");
   std::this_thread::sleep_for(1100ms);  // time passing: the claim's 1 s lease runs out
   EXPECT_EQ(JobQueue::maintain(conn_)["rescued"], 1);
   EXPECT_EQ(status(lost), "lost");
@@ -143,15 +143,15 @@ TEST_F(WatchRecoveryTest, BatchStatusTellsHeldFromFinishedFromLost) {
 // the one it ran from and the one it runs from next. Its state is the later one's.
 TEST_F(WatchRecoveryTest, ASnoozedJobBackInTheStreamIsAvailableNotCompleted) {
   auto id = JobQueue::enqueue(conn_, "noop").id;
-  auto batch = conn_.query_value<std::int64_t>("select batch_id from pgstack.claim_jobs('default', 'w', 1) limit 1");
-  conn_.query("select pgstack.complete_batch($1, 'w', $2)", batch,
+  auto batch = conn_.query_value<std::int64_t>("select batch_id from pgstack.job_claim('default', 'w', 1) limit 1");
+  conn_.query("select pgstack.job_batch_complete($1, 'w', $2)", batch,
               nlohmann::json::array({{{"id", id}, {"outcome", "snooze"}, {"delay_seconds", 0}}}));
   EXPECT_EQ(JobQueue::maintain(conn_)["promoted"], 1);
   ASSERT_EQ(count("select count(*) from pgstack.job_stream where attempt = 1"), 2);
   EXPECT_EQ(state_of(id), "available");
-  auto again = conn_.query_value<std::int64_t>("select batch_id from pgstack.claim_jobs('default', 'w', 1) limit 1");
+  auto again = conn_.query_value<std::int64_t>("select batch_id from pgstack.job_claim('default', 'w', 1) limit 1");
   EXPECT_EQ(state_of(id), "running");
-  conn_.query("select pgstack.complete_batch($1, 'w')", again);
+  conn_.query("select pgstack.job_batch_complete($1, 'w')", again);
   EXPECT_EQ(state_of(id), "completed");
 }
 

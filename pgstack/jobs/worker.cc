@@ -134,7 +134,7 @@ void Worker::start() {
       if (p.queue) JobQueue::create_queue(tx, *p.queue);
       if (!tx.query_value<bool>("select exists (select 1 from pgstack.job_kinds where kind = $1)", p.kind))
         throw UsageError(fmt::format("Worker::every('{}'): kind '{}' is not registered; handle() it here or register "
-                                     "it with pgstack.register_job_kind", p.name, p.kind));
+                                     "it with pgstack.job_kind_register", p.name, p.kind));
     }
     tx.commit();
   }

@@ -10,10 +10,10 @@
 //   worker.stop(std::chrono::seconds(30));  // finish in-flight jobs, hand the rest back
 //
 // How it works (docs/jobs.md has more): per queue, a fetch thread claims chunks of jobs
-// (pgstack.claim_jobs, one lease row per chunk) and executor threads run them; a chunk
+// (pgstack.job_claim, one lease row per chunk) and executor threads run them; a chunk
 // is completed with one statement once all its jobs are done. A LISTEN connection
 // wakes the fetchers when jobs arrive, with polling as the fallback. Enqueues notify
-// only while a worker waits (an idle fetcher watches its queue, pgstack.watch_job_queue),
+// only while a worker waits (an idle fetcher watches its queue, pgstack.job_queue_watch),
 // so under load they commit without NOTIFY's commit lock. After a server restart, a
 // claim whose reply was lost is sent again with its token and resumed, and a completion
 // whose reply was lost is recognised as committed (pgstack.job_batch_status). A housekeeping

@@ -92,7 +92,7 @@ void Worker::State::complete_loop() {
 // database refuses, each is sent alone so the others still complete. `work` keeps the
 // batches not yet dealt with: if the database is unreachable they are tried again.
 void Worker::State::complete(std::vector<std::shared_ptr<Batch>>& work) {
-  static const char* kSql = "select pgstack.complete_batch($1, $2, $3)";
+  static const char* kSql = "select pgstack.job_batch_complete($1, $2, $3)";
   if (work.size() > 1) {
     std::vector<std::unique_lock<std::mutex>> locks;
     for (auto& b : work) locks.emplace_back(b->db_mutex);
@@ -162,9 +162,9 @@ void Worker::State::release_all() {
     }
     try {
       if (complete_instead)
-        pool->acquire().query("select pgstack.complete_batch($1, $2, $3)", b->id, options.name, outcomes);
+        pool->acquire().query("select pgstack.job_batch_complete($1, $2, $3)", b->id, options.name, outcomes);
       else
-        pool->acquire().query("select pgstack.release_batch($1, $2, $3, $4)", b->id, options.name, succeeded, outcomes);
+        pool->acquire().query("select pgstack.job_batch_release($1, $2, $3, $4)", b->id, options.name, succeeded, outcomes);
     } catch (const std::exception& e) {
       log(fmt::format("could not hand back batch {} at stop: {}; its lease will run out and its unfinished jobs "
                       "will be offered again", b->id, e.what()));

@@ -14,7 +14,7 @@ using internal::seconds_of;
 
 namespace {
 
-// While enqueues that did not notify are in flight (pgstack.watch_job_queue said
+// While enqueues that did not notify are in flight (pgstack.job_queue_watch said
 // 'enqueuing'), the fetcher claims again after these waits, doubling: those commits
 // are usually a few ms away, and a long transaction costs a claim every 100 ms at most.
 constexpr auto kFirstRecheck = std::chrono::milliseconds(2);
@@ -23,7 +23,7 @@ constexpr auto kMaxRecheck = std::chrono::milliseconds(100);
 // Columns of the claim, in the order decode_job() (worker_execute.cc) reads them.
 constexpr const char* kClaimSql =
     "select batch_id, id, cancelled, attempt, kind, args, priority, max_attempts, enqueued_at, available_at, "
-    "unique_key, nullif(tags, '{}'), nullif(errors, '[]') from pgstack.claim_jobs($1, $2, $3, $4, $5)";
+    "unique_key, nullif(tags, '{}'), nullif(errors, '[]') from pgstack.job_claim($1, $2, $3, $4, $5)";
 
 // A fresh claim token: a random (version 4) UUID, so a retried claim finds its batch.
 std::string random_uuid() {
@@ -85,12 +85,12 @@ pg::Connection& Worker::State::fetch_connection(QueueRuntime& q) {
 }
 
 // The queue looked drained (a claim came back short). Enqueues notify only while a
-// worker watches the queue (pgstack.watch_job_queue), so before a long wait this
+// worker watches the queue (pgstack.job_queue_watch), so before a long wait this
 // fetcher makes sure one does. Returns how long to wait: 0 to claim again at once.
 std::chrono::milliseconds Worker::State::wait_before_next_claim(QueueRuntime& q, std::size_t room,
                                                                 std::chrono::milliseconds& recheck) {
   if (q.watching) return options.poll_interval;
-  auto status = fetch_connection(q).query_value<std::string>("select pgstack.watch_job_queue($1)", q.options.name);
+  auto status = fetch_connection(q).query_value<std::string>("select pgstack.job_queue_watch($1)", q.options.name);
   if (status == "enqueuing") {
     // Enqueues that did not notify are in flight: their commits come soon.
     auto wait = std::min(recheck, options.poll_interval);
@@ -109,7 +109,7 @@ std::chrono::milliseconds Worker::State::wait_before_next_claim(QueueRuntime& q,
 }
 
 void Worker::State::unwatch(QueueRuntime& q) {
-  fetch_connection(q).query("select pgstack.unwatch_job_queue($1)", q.options.name);
+  fetch_connection(q).query("select pgstack.job_queue_unwatch($1)", q.options.name);
   q.watching = false;
 }
 

@@ -65,7 +65,7 @@ void Worker::State::heartbeat() {
   if (batches.empty()) return;
   std::vector<std::int64_t> ids;
   for (auto& b : batches) ids.push_back(b->id);
-  auto rows = pool->acquire().query("select batch_id, held, cancel_ids from pgstack.heartbeat_batches($1, $2, $3)",
+  auto rows = pool->acquire().query("select batch_id, held, cancel_ids from pgstack.job_batch_heartbeat($1, $2, $3)",
                                     options.name, ids, seconds_of(options.lease));
   std::map<std::int64_t, std::shared_ptr<Batch>> by_id;
   for (auto& b : batches) by_id[b->id] = b;
@@ -112,7 +112,7 @@ void Worker::State::checkpoint() {
       outcomes.swap(b->unflushed_outcomes);
     }
     try {
-      pool->acquire().query("select pgstack.checkpoint_batch($1, $2, $3, $4, $5)", b->id, options.name, succeeded,
+      pool->acquire().query("select pgstack.job_batch_checkpoint($1, $2, $3, $4, $5)", b->id, options.name, succeeded,
                             internal::outcomes_json(outcomes), seconds_of(options.lease));
     } catch (...) {
       // Not recorded: keep them for the next checkpoint or the completion.
@@ -143,7 +143,7 @@ void Worker::State::run_periodic() {
     // The latest tick due; ticks missed while no process led are not backfilled.
     auto tick = p.next;
     for (auto t = p.schedule.next_after(tick); t <= now; t = p.schedule.next_after(t)) tick = t;
-    conn.query("select pgstack.enqueue_periodic($1, $2, $3, $4, $5, $6)", p.name, p.schedule.expression(), tick,
+    conn.query("select pgstack.job_enqueue_periodic($1, $2, $3, $4, $5, $6)", p.name, p.schedule.expression(), tick,
                p.kind, p.args, p.queue);
     p.next = p.schedule.next_after(tick);
   }

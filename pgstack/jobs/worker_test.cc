@@ -61,7 +61,7 @@ class WorkerTest : public JobsTest {
   }
 
   // The worker has nothing to claim and waits for a notification: its fetch session holds
-  // the queue's watch (pgstack.watch_job_queue) and its listener session is subscribed.
+  // the queue's watch (pgstack.job_queue_watch) and its listener session is subscribed.
   bool idle_and_listening(const std::string& queue) {
     return eventually([&] {
       return conn_.query_value<bool>(
@@ -407,7 +407,7 @@ TEST_F(LostReplyTest, ACompletionThatCommittedIsCountedCompletedNotLost) {
   ASSERT_TRUE(eventually([&] { return log.distinct_jobs() == 4; })) << "four handlers started";
   hold_commits();
   go = true;
-  ASSERT_TRUE(committed_and_waiting("%complete_batch%")) << "the completion never reached its commit";
+  ASSERT_TRUE(committed_and_waiting("%job_batch_complete%")) << "the completion never reached its commit";
   crash_and_restart();
   EXPECT_EQ(count("select count(*) from pgstack.job_batches"), 0) << "the completion had committed";
   ASSERT_TRUE(eventually([&] {
@@ -441,7 +441,7 @@ TEST_F(LostReplyTest, AClaimThatCommittedIsResumedNotStrandedForALease) {
   ASSERT_TRUE(idle_and_listening("default")) << "the worker never went idle on the paused queue";
   hold_commits();
   JobQueue::resume(conn_, "default");  // wakes the worker: its claim commits, and waits
-  ASSERT_TRUE(committed_and_waiting("%claim_jobs%")) << "the claim never reached its commit";
+  ASSERT_TRUE(committed_and_waiting("%job_claim%")) << "the claim never reached its commit";
   crash_and_restart();
   ASSERT_EQ(count("select count(*) from pgstack.job_batches where worker = 'claimer'"), 1)
       << "the claim had committed: without its reply the batch would wait out its 60 s lease";

@@ -67,7 +67,7 @@ struct JobOutcome {
   Outcome outcome;
 };
 
-// The outcomes in the shape pgstack.complete_batch, checkpoint_batch and release_batch take:
+// The outcomes in the shape pgstack.job_batch_complete, job_batch_checkpoint and job_batch_release take:
 // [{"id": 7, "outcome": "retry", "error": "...", "delay_seconds": 2}, ...].
 nlohmann::json outcomes_json(const std::vector<JobOutcome>& outcomes);
 

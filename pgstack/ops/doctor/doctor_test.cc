@@ -230,7 +230,7 @@ TEST_F(DoctorTest, PgHerosChecksFindInvalidConstraintsDuplicateIndexesAndFullSeq
 // the check reads them like any other instead of failing ("could not run").
 TEST_F(DoctorTest, SequencesNoColumnOwnsAreCheckedLikeTheOthers) {
   conn_.execute_script(
-      "SELECT pgstack.register_job_kind('doctor_test'); SELECT pgstack.enqueue('doctor_test');"
+      "SELECT pgstack.job_kind_register('doctor_test'); SELECT pgstack.job_enqueue('doctor_test');"
       "SELECT pgstack.pubsub_publish('doctor.test', 'hello');"
       "CREATE SEQUENCE loose_seq AS integer; SELECT setval('loose_seq', 2000000000);");
   auto r = doctor();
@@ -279,8 +279,8 @@ TEST_F(DoctorTest, ALongQueryIsReportedWithTheCommandThatCancelsIt) {
 }
 
 TEST_F(DoctorTest, JobBacklogAndKvBloatAreFoundInPgstacksOwnTables) {
-  conn_.query("SELECT pgstack.register_job_kind('send_receipt')");
-  conn_.query("SELECT pgstack.enqueue('send_receipt', '{}'::jsonb)");
+  conn_.query("SELECT pgstack.job_kind_register('send_receipt')");
+  conn_.query("SELECT pgstack.job_enqueue('send_receipt', '{}'::jsonb)");
   conn_.execute_script(
       "SELECT pgstack.kv_set('default', 'k' || g, 'v') FROM generate_series(1, 300) g;"
       "SELECT pgstack.kv_set('default', 'k' || g, 'w') FROM generate_series(1, 300) g;");
@@ -301,16 +301,16 @@ TEST_F(DoctorTest, JobBacklogAndKvBloatAreFoundInPgstacksOwnTables) {
   EXPECT_TRUE(found.contains("kv/kv_bloat/kv namespace default")) << fmt::format("{}", fmt::join(found, ", "));
 
   // A worker takes the job (it is running, no longer waiting), and vacuum clears kv.
-  EXPECT_EQ(conn_.query_value<std::int64_t>("SELECT count(*) FROM pgstack.claim_jobs('default', 'test-worker', 10)"), 1);
+  EXPECT_EQ(conn_.query_value<std::int64_t>("SELECT count(*) FROM pgstack.job_claim('default', 'test-worker', 10)"), 1);
   conn_.execute_script("VACUUM pgstack.kv_ns_default");
   auto cleared = doctor();
   EXPECT_FALSE(cleared.has("job_backlog") || cleared.has("kv_bloat")) << cleared.to_text();
 }
 
 TEST_F(DoctorTest, ALeaseLongExpiredAndOverdueHousekeepingAreFlaggedUntilMaintainRuns) {
-  conn_.execute_script("SELECT pgstack.create_job_queue('stuck'); SELECT pgstack.register_job_kind('orphaned')");
-  conn_.query("SELECT pgstack.enqueue('orphaned', '{}'::jsonb, queue => 'stuck')");
-  ASSERT_EQ(conn_.query_value<std::int64_t>("SELECT count(*) FROM pgstack.claim_jobs('stuck', 'python-1', 10, 1)"), 1);
+  conn_.execute_script("SELECT pgstack.job_queue_create('stuck'); SELECT pgstack.job_kind_register('orphaned')");
+  conn_.query("SELECT pgstack.job_enqueue('orphaned', '{}'::jsonb, queue => 'stuck')");
+  ASSERT_EQ(conn_.query_value<std::int64_t>("SELECT count(*) FROM pgstack.job_claim('stuck', 'python-1', 10, 1)"), 1);
   // Time passes with nobody running housekeeping: the worker died ten minutes ago.
   conn_.execute_script(
       "UPDATE pgstack.job_batches SET lease_expires_at = now() - interval '10 minutes';"

@@ -131,7 +131,7 @@ TEST_F(MetricsTest, AScrapeHoldsTheFiguresBehindTheChecksAndPromtoolAcceptsIt) {
 // with it the whole server's scrape: pgstack_up 0 on a healthy server.
 TEST_F(MetricsTest, SequencesNoColumnOwnsAreScrapedLikeTheOthers) {
   conn_.execute_script(
-      "SELECT pgstack.register_job_kind('metrics_test'); SELECT pgstack.enqueue('metrics_test');"
+      "SELECT pgstack.job_kind_register('metrics_test'); SELECT pgstack.job_enqueue('metrics_test');"
       "SELECT pgstack.pubsub_publish('metrics.test', 'hello'); CREATE SEQUENCE loose_seq; SELECT nextval('loose_seq');");
   Scraper scraper(options());
   auto text = scraper.scrape();

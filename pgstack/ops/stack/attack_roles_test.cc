@@ -122,7 +122,7 @@ TEST_F(StackSecurityTest, TheReadOnlyRoleWritesNothingThroughAnyFunction) {
   reader.execute_script("begin");
   EXPECT_EQ(sqlstate_of(reader, "select pgstack.jobs_maintain()"), "42501");
   EXPECT_EQ(sqlstate_of(reader, "select * from pgstack.maintain()"), "42501");
-  EXPECT_EQ(sqlstate_of(reader, "select pgstack.enqueue('x')"), "42501");
+  EXPECT_EQ(sqlstate_of(reader, "select pgstack.job_enqueue('x')"), "42501");
   EXPECT_EQ(sqlstate_of(reader, "select pgstack.kv_set('default', 'k', 'v'::text)"), "42501");
   auto calls = null_calls_executable_by(super, "app_reader");
   ASSERT_GT(calls.size(), 10u);

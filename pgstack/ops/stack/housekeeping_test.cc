@@ -34,11 +34,11 @@ TEST_F(StackSecurityTest, UpSchedulesMaintenanceWithPgCronOnce) {
 
 TEST_F(StackSecurityTest, PgCronRescuesABatchWhoseWorkerDied) {
   Connection super(layout().dsn());
-  super.execute_script("select pgstack.create_job_queue('cron_rescue'); select pgstack.register_job_kind('orphaned')");
+  super.execute_script("select pgstack.job_queue_create('cron_rescue'); select pgstack.job_kind_register('orphaned')");
   Connection app(layout().role_dsn("app"));
-  auto id = app.query_value<std::int64_t>("select id from pgstack.enqueue('orphaned', '{}', queue => 'cron_rescue')");
+  auto id = app.query_value<std::int64_t>("select id from pgstack.job_enqueue('orphaned', '{}', queue => 'cron_rescue')");
   // A worker in another language claims with a one-second lease, then dies.
-  auto claimed = app.query("select id from pgstack.claim_jobs('cron_rescue', 'python-1', 10, 1)");
+  auto claimed = app.query("select id from pgstack.job_claim('cron_rescue', 'python-1', 10, 1)");
   ASSERT_EQ(claimed.rows(), 1);
   ASSERT_EQ(app.query_value<std::string>("select pgstack.job_state($1)", id), "running");
 
