@@ -94,7 +94,7 @@ struct WorkerOptions {
   pg::Pool* pool = nullptr;
   // Where the sessions go that hold session state, which a transaction pooler does not
   // keep: the LISTEN connection, and per queue the fetch connection, whose watch of an
-  // idle queue is a session advisory lock (pgstack.watch_job_queue). The primary,
+  // idle queue is a session advisory lock (pgstack.job_queue_watch). The primary,
   // directly. Empty: the pool's primary DSN.
   std::string dsn;
   std::vector<QueueOptions> queues = {QueueOptions{}};
