@@ -4,7 +4,7 @@
 -- that is rolled back: nothing stays behind. How to run it: docs/testing.md,
 -- "SQL-level tests (pgTAP)".
 BEGIN;
-SELECT plan(192);
+SELECT plan(194);
 
 -- ---- the API: what exists, and who may call it ------------------------------------
 -- Every function docs/kv.md lists, with its argument types; `reads` marks the ones the
@@ -55,6 +55,8 @@ SELECT is_empty($$
 SELECT function_privs_are('pgstack', 'kv_sweep', '{}'::name[], 'readwrite', '{}'::name[]);
 SELECT function_privs_are('pgstack', 'cache_refresh_views', '{}'::name[], 'readwrite', '{}'::name[]);
 SELECT function_privs_are('pgstack', 'cache_view_must_be_callers', '{regclass}'::name[], 'readwrite', '{}'::name[]);
+SELECT function_privs_are('pgstack', 'cache_view_refreshes_concurrently', '{regclass}'::name[], 'readwrite', '{}'::name[]);
+SELECT function_privs_are('pgstack', 'cache_view_refreshes_concurrently', '{regclass}'::name[], 'readonly', '{}'::name[]);
 SELECT throws_ok('SELECT pgstack.kv_sweep()', '42501', 'permission denied for function kv_sweep',
                  'app cannot run kv_sweep itself');
 

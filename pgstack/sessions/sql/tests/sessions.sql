@@ -5,7 +5,7 @@
 -- Expiry by the passing of time is not tested here (now() stands still inside one
 -- transaction): session_store_test covers it.
 BEGIN;
-SELECT plan(69);
+SELECT plan(71);
 
 -- ---- the API: what exists, and who may call it ------------------------------------
 CREATE TEMP TABLE api (fn name, args name[], reads boolean);
@@ -30,6 +30,9 @@ SELECT is_empty($$
    WHERE p.pronamespace = 'pgstack'::regnamespace AND p.proname ~ '^session_'
      AND has_function_privilege('public', p.oid, 'EXECUTE') $$,
   'PUBLIC may execute no sessions function');
+-- An internal helper, called only inside the SECURITY DEFINER functions: no role may call it.
+SELECT function_privs_are('pgstack', 'session_token_hash', '{text}'::name[], 'readwrite', '{}'::name[]);
+SELECT function_privs_are('pgstack', 'session_token_hash', '{text}'::name[], 'readonly', '{}'::name[]);
 -- The sweep is a maintenance task, run as the owner by pgstack.maintain() only.
 SELECT function_privs_are('pgstack', 'session_sweep', '{}'::name[], 'readwrite', '{}'::name[]);
 SELECT throws_ok('SELECT pgstack.session_sweep()', '42501', 'permission denied for function session_sweep');
