@@ -30,7 +30,7 @@ SELECT is_empty($$
    WHERE p.pronamespace = 'pgstack'::regnamespace AND p.proname ~ '^session_'
      AND has_function_privilege('public', p.oid, 'EXECUTE') $$,
   'PUBLIC may execute no sessions function');
--- An internal helper, called only inside the SECURITY DEFINER functions: no role may call it.
+-- An internal helper, called only inside the owner-run (definer) functions: no role may call it.
 SELECT function_privs_are('pgstack', 'session_token_hash', '{text}'::name[], 'readwrite', '{}'::name[]);
 SELECT function_privs_are('pgstack', 'session_token_hash', '{text}'::name[], 'readonly', '{}'::name[]);
 -- The sweep is a maintenance task, run as the owner by pgstack.maintain() only.
