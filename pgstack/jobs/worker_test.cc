@@ -369,6 +369,15 @@ class LostReplyTest : public WorkerTest {
     conn_.query("alter system set synchronous_commit = 'on'");
     conn_.query("select pg_reload_conf()");
     conn_.query("set synchronous_commit = local");
+    // pg_reload_conf() only signals the postmaster, which then re-reads the file and
+    // signals every backend. Until it has, a worker's commit would not wait and the
+    // test would crash the server after the statement it means to catch (CI saw a
+    // claim return normally and a later, empty claim be the one caught). The postmaster
+    // signals all backends at once, so once this session sees the setting, every
+    // session applies it before its next statement.
+    ASSERT_TRUE(eventually([&] {
+      return conn_.query_value<std::string>("show synchronous_standby_names") == "no_such_standby";
+    }, 10s)) << "the server never applied synchronous_standby_names";
   }
   // Waits until a statement matching `like` has committed and waits for the standby.
   bool committed_and_waiting(const std::string& like) {
@@ -405,7 +414,7 @@ TEST_F(LostReplyTest, ACompletionThatCommittedIsCountedCompletedNotLost) {
   enqueue(20);
   worker.start();
   ASSERT_TRUE(eventually([&] { return log.distinct_jobs() == 4; })) << "four handlers started";
-  hold_commits();
+  ASSERT_NO_FATAL_FAILURE(hold_commits());
   go = true;
   ASSERT_TRUE(committed_and_waiting("%job_batch_complete%")) << "the completion never reached its commit";
   crash_and_restart();
@@ -439,7 +448,7 @@ TEST_F(LostReplyTest, AClaimThatCommittedIsResumedNotStrandedForALease) {
   worker.handle("noop", [&](JobContext& job) { log.add(job.job()); });
   worker.start();
   ASSERT_TRUE(idle_and_listening("default")) << "the worker never went idle on the paused queue";
-  hold_commits();
+  ASSERT_NO_FATAL_FAILURE(hold_commits());
   JobQueue::resume(conn_, "default");  // wakes the worker: its claim commits, and waits
   ASSERT_TRUE(committed_and_waiting("%job_claim%")) << "the claim never reached its commit";
   crash_and_restart();
