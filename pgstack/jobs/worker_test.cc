@@ -469,7 +469,10 @@ TEST_F(LostReplyTest, AClaimThatCommittedIsResumedNotStrandedForALease) {
   EXPECT_EQ(log.repeated(), std::vector<std::string>{}) << "each job ran once, at its first attempt";
   EXPECT_EQ(stats().rescued, 0);
   EXPECT_EQ(worker.metrics().queues["default"].batches_lost, 0u);
-  for (auto id : ids) EXPECT_EQ(conn_.query_value<std::int32_t>("select attempt from pgstack.job($1)", id), 1);
+  // Read from what the handlers saw: a completed job leaves pgstack.job() once
+  // housekeeping has compacted the stream, which it may have done by now.
+  for (auto& [run, times] : log.runs) EXPECT_EQ(run.second, 1) << "job " << run.first << " ran at a later attempt";
+  for (auto id : ids) EXPECT_TRUE(log.ids.count(id)) << "job " << id << " never ran";
 }
 
 TEST_F(WorkerTest, APeriodicJobRunsOncePerTickAmongThreeProcesses) {
