@@ -115,6 +115,8 @@ class SqlContract : public ::testing::Test {
       // search_path finds plan(), is() and the rest; creating an extension needs the
       // superuser, which this is.
       conn.execute_script("CREATE EXTENSION pgtap");
+      // The privilege checks every module's file shares (pgstack_tap.api_privileges).
+      conn.execute_script(pgstack::read_text_file(std::string(PGSTACK_SOURCE_DIR) + "/pgstack/schema/testing/api_privileges.sql"));
     });
     char folder[] = "/tmp/pgstack-sqltests-XXXXXX";
     if (::mkdtemp(folder) == nullptr) throw std::runtime_error("mkdtemp failed");
@@ -191,6 +193,42 @@ TEST_F(SqlContract, EveryModuleHasAFileOfSqlTests) {
                                     << ".sql (docs/testing.md, \"SQL-level tests (pgTAP)\")";
 }
 
+// What an application role may call is the documented API: every pgstack function that
+// readwrite or readonly may execute is named in code (`name`, `name(...)`, or
+// pgstack.name in an example) on a user's page of docs/; architecture.md, about the
+// internals, does not count. An internal helper left granted, or a function added
+// without its documentation, fails here whichever module it belongs to; the pgTAP
+// files check the same per module, from their API lists (pgstack_tap.api_privileges).
+std::vector<std::string> undocumented_callable_functions(pg::Connection& conn) {
+  std::string docs;
+  for (const auto& e : fs::directory_iterator(fs::path(PGSTACK_SOURCE_DIR) / "docs"))
+    if (e.path().extension() == ".md" && e.path().filename() != "architecture.md")
+      docs += pgstack::read_text_file(e.path().string());
+  auto rows = conn.query(R"sql(
+    select distinct p.proname::text from pg_proc p
+     where p.pronamespace = 'pgstack'::regnamespace
+       and (has_function_privilege('readwrite', p.oid, 'EXECUTE') or has_function_privilege('readonly', p.oid, 'EXECUTE'))
+     order by 1)sql");
+  if (rows.rows() < 50) throw std::runtime_error("fewer than 50 callable functions: the query is wrong");
+  std::vector<std::string> missing;
+  for (const auto& row : rows) {
+    const auto name = row.get<std::string>(0);
+    if (!std::regex_search(docs, std::regex("(`|pgstack\\.)" + name + "\\b"))) missing.push_back(name);
+  }
+  return missing;
+}
+
+TEST_F(SqlContract, EveryFunctionAnApplicationRoleMayCallIsDocumented) {
+  auto [db, dsn] = app_database();
+  pg::Connection super(db.dsn());
+  for (const auto& name : undocumented_callable_functions(super))
+    ADD_FAILURE() << "pgstack." << name << " is executable by an application role but no user's page of docs/ names "
+                  << "it: document it, or revoke it from readwrite and readonly if it is an internal helper";
+  // The check catches an internal helper granted again.
+  super.query("grant execute on function pgstack.percent_text(double precision) to readonly");
+  EXPECT_EQ(undocumented_callable_functions(super), std::vector<std::string>{"percent_text"});
+}
+
 // The tests live in sql/tests/, below the migrations, and must never be embedded as one.
 TEST_F(SqlContract, TestFilesAreNotEmbeddedAsMigrations) {
   for (const auto& m : builtin_modules())
@@ -219,6 +257,11 @@ TEST_F(SqlContract, AFileThatIsWrongInAnyWayFails) {
       {"a SQL error", "BEGIN; SELECT plan(2); SELECT ok(true); SELECT pgstack.no_such_function();\n"
                       "SELECT ok(true); SELECT * FROM finish(); ROLLBACK;",
        {"ERROR:  function pgstack.no_such_function() does not exist", "psql exited with status 3"}},
+      {"a function app may call that the API does not list (pgstack_tap.api_privileges)",
+       "BEGIN; SELECT plan(5); CREATE TEMP TABLE api (fn name, args name[], reads boolean);\n"
+       "INSERT INTO api VALUES ('kv_get', '{text,text}', true);\n"
+       "SELECT * FROM pgstack_tap.api_privileges('kv', '^kv_'); SELECT * FROM finish(); ROLLBACK;",
+       {"not ok 5 - no kv function outside the documented API", "pgstack.kv_set(text,text,bytea,interval,text)"}},
       {"a call app may not make", "BEGIN; SELECT plan(1);\n"
                                   "SELECT ok(pgstack.register_maintenance_task('x', 'pgstack.kv_sweep()', '1s') IS NULL);\n"
                                   "SELECT * FROM finish(); ROLLBACK;",

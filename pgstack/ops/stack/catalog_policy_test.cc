@@ -53,10 +53,14 @@ constexpr const char* kDefinerViolations = R"sql(
       select 'executable by PUBLIC' where has_function_privilege('public', fn.oid, 'EXECUTE')
          and (fn.extension is null or fn.provolatile = 'v')
       union all
+      -- The writing roles may run what their API needs; the reading roles only functions
+      -- that cannot write (not VOLATILE: PostgreSQL refuses INSERT, UPDATE and DELETE
+      -- in them), such as the health checks and readers that call internal helpers.
       select format('executable by %s', r.rolname)
         from pg_roles r
        where fn.extension is null and not r.rolsuper and r.oid <> fn.proowner and r.rolname !~ '^pg_'
          and r.rolname not in ('readwrite', 'app', 'migrations')
+         and not (r.rolname in ('readonly', 'app_reader') and fn.provolatile <> 'v')
          and has_function_privilege(r.oid, fn.oid, 'EXECUTE')
     ) v(why)
    order by 1
@@ -74,7 +78,14 @@ TEST_F(StackSecurityTest, EverySecurityDefinerFunctionPinsItsPathAndIsGrantedOnl
   // The check itself catches what it must: a definer function on a path with public.
   super.execute_script(
       "begin; create function pgstack.probe_definer() returns int language sql security definer "
-      "set search_path = pg_catalog, pgstack, public as 'select 1'");
+      "set search_path = pg_catalog, pgstack, public as 'select 1'; "
+      // ... and the reading role's limit: a function that may write, not one that reads.
+      "create function pgstack.probe_writer() returns int language sql volatile security definer "
+      "set search_path = pg_catalog, pgstack, pg_temp as 'select 1'; "
+      "create function pgstack.probe_reader() returns int language sql stable security definer "
+      "set search_path = pg_catalog, pgstack, pg_temp as 'select 1'; "
+      "revoke all on function pgstack.probe_writer(), pgstack.probe_reader() from public; "
+      "grant execute on function pgstack.probe_writer(), pgstack.probe_reader() to readonly");
   auto found = super.query(kDefinerViolations);
   super.execute_script("rollback");
   std::string text;
@@ -82,6 +93,8 @@ TEST_F(StackSecurityTest, EverySecurityDefinerFunctionPinsItsPathAndIsGrantedOnl
   EXPECT_NE(text.find("probe_definer(): pg_temp is not last"), std::string::npos) << text;
   EXPECT_NE(text.find("probe_definer(): role migrations may create in schema public"), std::string::npos) << text;
   EXPECT_NE(text.find("probe_definer(): executable by PUBLIC"), std::string::npos) << text;
+  EXPECT_NE(text.find("probe_writer(): executable by readonly"), std::string::npos) << text;
+  EXPECT_EQ(text.find("probe_reader()"), std::string::npos) << text;
 }
 
 TEST_F(StackSecurityTest, EveryPgstackFunctionPinsItsPathAndNoneIsPublic) {

@@ -22,7 +22,7 @@ COMMIT;
 
 -- Everything else happens in one transaction that is rolled back.
 BEGIN;
-SELECT plan(227);
+SELECT plan(236);
 
 -- ---- the API: what exists, and who may call it ------------------------------------
 CREATE TEMP TABLE api (fn name, args name[], reads boolean);
@@ -51,19 +51,13 @@ INSERT INTO api VALUES
   ('job_watch_key', '{text}', true),
   ('jobs_maintain', '{}', false),
   ('job_enqueue_periodic', '{text,text,timestamptz,text,jsonb,text}', false),
-  ('try_job_leader', '{text,text,double precision}', false);
+  ('try_job_leader', '{text,text,double precision}', false),
+  -- the capability contract (docs/architecture.md): doctor, metrics and advise call them
+  ('jobs_health', '{jsonb}', true),
+  ('jobs_metrics', '{}', true),
+  ('jobs_usage', '{}', true),
+  ('jobs_advice', '{jsonb,jsonb,"double precision"}', true);
 
-SELECT has_function('pgstack', fn, args, format('pgstack.%s(%s) exists', fn, array_to_string(args, ', ')))
-  FROM api ORDER BY fn, args;
--- readwrite may call every one; readonly only the reads; PUBLIC none.
-SELECT function_privs_are('pgstack', fn, args, 'readwrite', '{EXECUTE}') FROM api ORDER BY fn, args;
-SELECT function_privs_are('pgstack', fn, args, 'readonly', CASE WHEN reads THEN '{EXECUTE}' ELSE '{}' END::name[])
-  FROM api ORDER BY fn, args;
-SELECT is_empty($$
-  SELECT p.oid::regprocedure FROM pg_proc p
-   WHERE p.pronamespace = 'pgstack'::regnamespace AND p.proname ~ '^(job|enqueue|claim_|complete_|checkpoint_|release_|heartbeat_|register_job|create_job|job_list|job_cancel|job_retry|pause_job|resume_job|set_job|watch_job|unwatch_job)'
-     AND has_function_privilege('public', p.oid, 'EXECUTE') $$,
-  'PUBLIC may execute no jobs function');
 -- The names before 009_names.sql: deprecated wrappers of the new ones for one release,
 -- with the same signature and the same grants.
 CREATE TEMP TABLE deprecated (fn name, args name[], replacement name);
@@ -86,6 +80,10 @@ INSERT INTO deprecated VALUES
   ('release_batch', '{bigint,text,bigint[],jsonb}', 'job_batch_release'),
   ('watch_job_queue', '{text}', 'job_queue_watch'),
   ('unwatch_job_queue', '{text}', 'job_queue_unwatch');
+-- readwrite may call every function of the API; readonly only the reads; PUBLIC none;
+-- and no other jobs function (the deprecated names count as API), an internal helper,
+-- is executable by readwrite or readonly (pgstack/schema/testing/api_privileges.sql).
+SELECT * FROM pgstack_tap.api_privileges('jobs', '^(job|enqueue|list_jobs|claim_|complete_|checkpoint_|release_|heartbeat_|register_job|create_job|cancel_job|retry_job|pause_job|resume_job|set_job|watch_job|unwatch_job|try_job_leader)');
 SELECT has_function('pgstack', fn, args, format('deprecated pgstack.%s(%s) still exists', fn, array_to_string(args, ', ')))
   FROM deprecated ORDER BY fn;
 SELECT is_empty($$
@@ -100,16 +98,9 @@ SELECT is_empty($$
    WHERE obj_description(format('pgstack.%s(%s)', d.fn, array_to_string(d.args, ','))::regprocedure, 'pg_proc')
          IS DISTINCT FROM format('deprecated: use pgstack.%s; removed in 0.2', d.replacement) $$,
   'each deprecated name says so, and names its replacement');
--- The helpers that write the queue's tables as the owner are not the application's to
--- call: they would let it re-offer or rewrite any job.
-SELECT function_privs_are('pgstack', 'job_reoffer', '{bigint[],text}'::name[], 'readwrite', '{}'::name[]);
-SELECT function_privs_are('pgstack', 'job_record_outcomes', '{pgstack.job_batches,bigint[],jsonb}'::name[], 'readwrite', '{}'::name[]);
-SELECT function_privs_are('pgstack', 'job_held_batch', '{bigint,text}'::name[], 'readwrite', '{}'::name[]);
-SELECT is_empty($$
-  SELECT f::regprocedure FROM unnest(ARRAY['pgstack.job_check_queue_name(text)', 'pgstack.job_slot(xid8)',
-           'pgstack.job_slot_finished(integer)', 'pgstack.job_state_or_error(bigint)', 'pgstack.job_announce(text[])']) f
-   WHERE has_function_privilege('readwrite', f::regprocedure, 'EXECUTE') OR has_function_privilege('readonly', f::regprocedure, 'EXECUTE') $$,
-  'the internal helpers the definer functions call are no application role''s to run');
+-- (The helpers that write the queue's tables as the owner, job_reoffer,
+-- job_record_outcomes and the like, are internal: they would let the application
+-- re-offer or rewrite any job. The check above finds them executable by no app role.)
 -- The tables: read by the application roles, written only through the functions.
 SELECT is_empty($$SELECT c.oid::regclass FROM pg_class c
                    WHERE c.relnamespace = 'pgstack'::regnamespace AND c.relname ~ '^job' AND c.relkind IN ('r', 'p')

@@ -4,7 +4,7 @@
 -- that is rolled back: nothing stays behind. How to run it: docs/testing.md,
 -- "SQL-level tests (pgTAP)".
 BEGIN;
-SELECT plan(194);
+SELECT plan(205);
 
 -- ---- the API: what exists, and who may call it ------------------------------------
 -- Every function docs/kv.md lists, with its argument types; `reads` marks the ones the
@@ -13,6 +13,7 @@ CREATE TEMP TABLE api (fn name, args name[], reads boolean);
 INSERT INTO api VALUES
   ('kv_create_namespace', '{text,boolean}', false),
   ('kv_drop_namespace', '{text}', false),
+  ('kv_require_namespace', '{text}', true),
   ('kv_flush', '{text}', false),
   ('kv_get', '{text,text}', true),
   ('kv_get_text', '{text,text}', true),
@@ -35,28 +36,21 @@ INSERT INTO api VALUES
   ('kv_unlock', '{text,text,text}', false),
   ('kv_cache_put', '{text,text,bytea,interval,interval}', false),
   ('register_materialized_view', '{regclass,interval}', false),
-  ('unregister_materialized_view', '{regclass}', false);
+  ('unregister_materialized_view', '{regclass}', false),
+  -- the capability contract (docs/architecture.md): doctor, metrics and advise call them
+  ('kv_health', '{jsonb}', true),
+  ('kv_metrics', '{}', true),
+  ('kv_usage', '{}', true),
+  ('kv_advice', '{jsonb,jsonb,"double precision"}', true);
 
-SELECT has_function('pgstack', fn, args, format('pgstack.%s(%s) exists', fn, array_to_string(args, ', ')))
-  FROM api ORDER BY fn, args;
 -- readwrite (the application) may call every one; readonly only the reads; PUBLIC (any
--- role that can connect) none.
-SELECT function_privs_are('pgstack', fn, args, 'readwrite', '{EXECUTE}') FROM api ORDER BY fn, args;
-SELECT function_privs_are('pgstack', fn, args, 'readonly', CASE WHEN reads THEN '{EXECUTE}' ELSE '{}' END::name[])
-  FROM api ORDER BY fn, args;
-SELECT is_empty($$
-  SELECT p.oid::regprocedure FROM pg_proc p
-   WHERE p.pronamespace = 'pgstack'::regnamespace AND p.proname ~ '^(kv_|cache_|register_materialized|unregister_materialized)'
-     AND has_function_privilege('public', p.oid, 'EXECUTE') $$,
-  'PUBLIC may execute no kv function');
+-- role that can connect) none; and no other kv function, an internal helper, is
+-- executable by readwrite or readonly (pgstack/schema/testing/api_privileges.sql).
+SELECT * FROM pgstack_tap.api_privileges('kv', '^(kv_|cache_|register_materialized|unregister_materialized)');
 
--- The maintenance tasks run as the schema's owner, through pgstack.maintain() only: the
--- application cannot call them (nor the helper that checks a view's owner) directly.
-SELECT function_privs_are('pgstack', 'kv_sweep', '{}'::name[], 'readwrite', '{}'::name[]);
-SELECT function_privs_are('pgstack', 'cache_refresh_views', '{}'::name[], 'readwrite', '{}'::name[]);
-SELECT function_privs_are('pgstack', 'cache_view_must_be_callers', '{regclass}'::name[], 'readwrite', '{}'::name[]);
-SELECT function_privs_are('pgstack', 'cache_view_refreshes_concurrently', '{regclass}'::name[], 'readwrite', '{}'::name[]);
-SELECT function_privs_are('pgstack', 'cache_view_refreshes_concurrently', '{regclass}'::name[], 'readonly', '{}'::name[]);
+-- The maintenance tasks (kv_sweep, cache_refresh_views) run as the schema's owner,
+-- through pgstack.maintain() only: the check above finds them executable by no
+-- application role, and calling one directly is refused.
 SELECT throws_ok('SELECT pgstack.kv_sweep()', '42501', 'permission denied for function kv_sweep',
                  'app cannot run kv_sweep itself');
 

@@ -29,20 +29,13 @@ INSERT INTO api VALUES
   ('pubsub_position', '{text,text}', true),
   ('pubsub_ack', '{text,text,bigint}', false);
 
-SELECT has_function('pgstack', fn, args, format('pgstack.%s(%s) exists', fn, array_to_string(args, ', ')))
-  FROM api ORDER BY fn, args;
--- readwrite may call every one; readonly only the reads; PUBLIC none.
-SELECT function_privs_are('pgstack', fn, args, 'readwrite', '{EXECUTE}') FROM api ORDER BY fn, args;
-SELECT function_privs_are('pgstack', fn, args, 'readonly', CASE WHEN reads THEN '{EXECUTE}' ELSE '{}' END::name[])
-  FROM api ORDER BY fn, args;
-SELECT is_empty($$
-  SELECT p.oid::regprocedure FROM pg_proc p
-   WHERE p.pronamespace = 'pgstack'::regnamespace AND p.proname ~ '^pubsub_'
-     AND has_function_privilege('public', p.oid, 'EXECUTE') $$,
-  'PUBLIC may execute no pubsub function');
--- Pruning is a maintenance task, run as the owner by pgstack.maintain() only; the
--- tables are read by the application roles and written only through the functions.
-SELECT function_privs_are('pgstack', 'pubsub_prune', '{}'::name[], 'readwrite', '{}'::name[]);
+-- readwrite may call every one; readonly only the reads; PUBLIC none; and no other
+-- pubsub function, an internal helper, is executable by readwrite or readonly
+-- (pgstack/schema/testing/api_privileges.sql).
+SELECT * FROM pgstack_tap.api_privileges('pubsub', '^pubsub_');
+-- Pruning (pubsub_prune) is a maintenance task, run as the owner by pgstack.maintain()
+-- only; the tables are read by the application roles and written only through the
+-- functions.
 SELECT table_privs_are('pgstack', 'pubsub_messages', 'readwrite', '{SELECT}'::name[]);
 SELECT table_privs_are('pgstack', 'pubsub_consumers', 'readwrite', '{SELECT}'::name[]);
 SELECT throws_ok($$INSERT INTO pgstack.pubsub_messages (channel, payload) VALUES ('invoices', 'forged')$$, '42501',

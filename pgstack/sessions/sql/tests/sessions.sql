@@ -5,7 +5,7 @@
 -- Expiry by the passing of time is not tested here (now() stands still inside one
 -- transaction): session_store_test covers it.
 BEGIN;
-SELECT plan(71);
+SELECT plan(69);
 
 -- ---- the API: what exists, and who may call it ------------------------------------
 CREATE TEMP TABLE api (fn name, args name[], reads boolean);
@@ -19,22 +19,11 @@ INSERT INTO api VALUES
   ('session_revoke', '{bigint}', false),
   ('session_revoke_all', '{text,text}', false);
 
-SELECT has_function('pgstack', fn, args, format('pgstack.%s(%s) exists', fn, array_to_string(args, ', ')))
-  FROM api ORDER BY fn, args;
--- readwrite may call every one; readonly only the reads; PUBLIC none.
-SELECT function_privs_are('pgstack', fn, args, 'readwrite', '{EXECUTE}') FROM api ORDER BY fn, args;
-SELECT function_privs_are('pgstack', fn, args, 'readonly', CASE WHEN reads THEN '{EXECUTE}' ELSE '{}' END::name[])
-  FROM api ORDER BY fn, args;
-SELECT is_empty($$
-  SELECT p.oid::regprocedure FROM pg_proc p
-   WHERE p.pronamespace = 'pgstack'::regnamespace AND p.proname ~ '^session_'
-     AND has_function_privilege('public', p.oid, 'EXECUTE') $$,
-  'PUBLIC may execute no sessions function');
--- An internal helper, called only inside the owner-run (definer) functions: no role may call it.
-SELECT function_privs_are('pgstack', 'session_token_hash', '{text}'::name[], 'readwrite', '{}'::name[]);
-SELECT function_privs_are('pgstack', 'session_token_hash', '{text}'::name[], 'readonly', '{}'::name[]);
+-- readwrite may call every one; readonly only the reads; PUBLIC none; and no other
+-- sessions function, an internal helper, is executable by readwrite or readonly
+-- (pgstack/schema/testing/api_privileges.sql).
+SELECT * FROM pgstack_tap.api_privileges('sessions', '^session_');
 -- The sweep is a maintenance task, run as the owner by pgstack.maintain() only.
-SELECT function_privs_are('pgstack', 'session_sweep', '{}'::name[], 'readwrite', '{}'::name[]);
 SELECT throws_ok('SELECT pgstack.session_sweep()', '42501', 'permission denied for function session_sweep');
 -- The table is read by the application roles and written only through the functions,
 -- so no application role can plant or rewrite a session by hand.
