@@ -74,6 +74,12 @@ TEST(CliInput, EveryIntegerArgumentRefusesWhatItCannotHoldInsteadOfClampingIt) {
       ++options;
       auto args_with = [&, option = option](const std::string& value) {
         auto args = words_of(path);
+        // A positional after others (`docs get COLLECTION ID`): a word for each before it.
+        if (option->get_positional())
+          for (auto* before : command->get_options([](CLI::Option* o) { return o->get_positional(); })) {
+            if (before == option) break;
+            args.push_back("x");
+          }
         if (!option->get_positional()) args.push_back(option->get_name());
         args.push_back(value);
         return args;

@@ -294,6 +294,20 @@ BEGIN
 END
 $$;
 
+-- A jsonb column's name as SQL (quoted), for the compilers.
+CREATE FUNCTION pgstack.doc_column_sql(column_name text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pgstack, pg_temp
+AS $$
+BEGIN
+  IF column_name IS NULL OR octet_length(column_name) NOT BETWEEN 1 AND 63 THEN
+    RAISE EXCEPTION 'docs: column name % is not valid', coalesce(quote_literal(column_name), 'NULL')
+      USING ERRCODE = '22023', HINT = 'A column name is 1 to 63 bytes: the jsonb column the filter or changes apply to.';
+  END IF;
+  RETURN pg_catalog.quote_ident(column_name);
+END
+$$;
+
 -- The API: a filter as a predicate on a jsonb column, and its parameters. The
 -- predicate refers to $1 (the parameters, jsonb[]):
 --
@@ -312,10 +326,7 @@ AS $$
 DECLARE
   r pgstack.doc_sql;
 BEGIN
-  IF column_name IS NULL OR octet_length(column_name) NOT BETWEEN 1 AND 63 THEN
-    RAISE EXCEPTION 'docs: column name % is not valid', coalesce(quote_literal(column_name), 'NULL') USING ERRCODE = '22023';
-  END IF;
-  r := pgstack.doc_filter_sql(filter, pg_catalog.quote_ident(column_name), '{}', '', 0);
+  r := pgstack.doc_filter_sql(filter, pgstack.doc_column_sql(column_name), '{}', '', 0);
   predicate := r.sql;
   params := r.params;
   RETURN NEXT;

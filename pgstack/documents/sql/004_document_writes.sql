@@ -168,13 +168,10 @@ AS $$
 DECLARE
   r pgstack.doc_sql;
 BEGIN
-  IF column_name IS NULL OR octet_length(column_name) NOT BETWEEN 1 AND 63 THEN
-    RAISE EXCEPTION 'docs: column name % is not valid', coalesce(quote_literal(column_name), 'NULL') USING ERRCODE = '22023';
-  END IF;
   IF first_param IS NULL OR first_param NOT BETWEEN 1 AND 10000 THEN
     RAISE EXCEPTION 'docs: first_param % is not between 1 and 10000', coalesce(first_param::text, 'NULL') USING ERRCODE = '22023';
   END IF;
-  r := pgstack.doc_update_sql(changes, pg_catalog.quote_ident(column_name), pg_catalog.array_fill(NULL::jsonb, ARRAY[first_param - 1]));
+  r := pgstack.doc_update_sql(changes, pgstack.doc_column_sql(column_name), pg_catalog.array_fill(NULL::jsonb, ARRAY[first_param - 1]));
   expression := r.sql;
   params := r.params[first_param:];
   RETURN NEXT;

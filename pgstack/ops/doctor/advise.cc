@@ -132,8 +132,13 @@ std::vector<Evidence> advise(pg::Connection& conn, const AdviseOptions& o) {
                         "consider a search engine fed from Postgres"));
     if (auto view = statements_view(conn)) {
       try {
-        auto lat_rows = conn.query("SELECT coalesce(sum(total_exec_time) / nullif(sum(calls), 0), 0)::float8, "
-                              "coalesce(sum(calls), 0)::float8 FROM " + *view + " WHERE query LIKE '%@@%'");
+        // Full-text searches: @@ with a text-search function or type in the statement.
+        // (@@ alone is also jsonpath's match, which document filters use; and DDL such
+        // as a CREATE FUNCTION holding @@ is no search.)
+        auto lat_rows = conn.query(
+            "SELECT coalesce(sum(total_exec_time) / nullif(sum(calls), 0), 0)::float8, "
+            "coalesce(sum(calls), 0)::float8 FROM " + *view +
+            " WHERE query LIKE '%@@%' AND query ~* 'tsquery|tsvector' AND query !~* '^\s*(create|alter|do)\M'");
         auto lat = lat_rows[0];
         if (lat.get<double>(1) > 0)  // no search ran yet: no latency to show
           out.push_back(above("search", "mean full-text query time, ms", lat.get<double>(0),

@@ -63,7 +63,7 @@ SELECT function_privs_are('pgstack', 'record_migration', '{text,integer,text,tex
 SELECT function_privs_are('pgstack', 'record_migration', '{text,integer,text,text,integer}'::name[], 'readonly', '{}'::name[]);
 SELECT table_privs_are('pgstack', 'schema_migrations', 'readwrite', '{SELECT}'::name[]);
 SELECT set_eq($$SELECT DISTINCT module FROM pgstack.schema_migrations$$,
-              ARRAY['core', 'jobs', 'kv', 'sessions', 'ratelimit', 'flags', 'pubsub'], 'every module is recorded as applied');
+              ARRAY['core', 'jobs', 'kv', 'sessions', 'ratelimit', 'flags', 'pubsub', 'docs'], 'every module is recorded as applied');
 SELECT set_eq($$SELECT name FROM pgstack.builtin_modules$$, $$SELECT DISTINCT module FROM pgstack.schema_migrations$$,
               'pgstack.builtin_modules names them');
 SELECT lives_ok($$SELECT pgstack.record_migration('app', 1, '001_orders.sql', 'abc123', 12)$$,
