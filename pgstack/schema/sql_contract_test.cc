@@ -229,6 +229,36 @@ TEST_F(SqlContract, EveryFunctionAnApplicationRoleMayCallIsDocumented) {
   EXPECT_EQ(undocumented_callable_functions(super), std::vector<std::string>{"percent_text"});
 }
 
+// The capability contract's functions (pgstack.<name>_health/_metrics/_usage/_advice)
+// that do not run with JIT off. doctor and metrics call them on every run, on tables
+// autovacuum has often never analyzed, whose estimates pass jit_above_cost: LLVM's
+// compile took half of a doctor run (docs/BENCHMARKS.md, "Rerun after issue 15").
+std::vector<std::string> contract_functions_with_jit(pg::Connection& conn) {
+  auto rows = conn.query(R"sql(
+    select p.oid::regprocedure::text from pg_proc p
+     where p.pronamespace = 'pgstack'::regnamespace and p.proname ~ '_(health|metrics|usage|advice)$'
+       and not coalesce('jit=off' = any(p.proconfig), false)
+     order by 1)sql");
+  std::vector<std::string> out;
+  for (const auto& row : rows) out.push_back(row.get<std::string>(0));
+  return out;
+}
+
+TEST_F(SqlContract, EveryContractFunctionRunsWithJitOff) {
+  auto [db, dsn] = app_database();
+  pg::Connection super(db.dsn());
+  ASSERT_GE(super.query_value<std::int64_t>("select count(*) from pg_proc where pronamespace = 'pgstack'::regnamespace "
+                                            "and proname ~ '_(health|metrics|usage|advice)$'"),
+            8)
+      << "the query finds fewer contract functions than the modules define";
+  for (const auto& function : contract_functions_with_jit(super))
+    ADD_FAILURE() << function << " runs with JIT as the session has it: ALTER FUNCTION ... SET jit = off in a "
+                  << "migration of its module";
+  // The check catches a function that lost the setting.
+  super.query("alter function pgstack.kv_metrics() reset jit");
+  EXPECT_EQ(contract_functions_with_jit(super), std::vector<std::string>{"pgstack.kv_metrics()"});
+}
+
 // The tests live in sql/tests/, below the migrations, and must never be embedded as one.
 TEST_F(SqlContract, TestFilesAreNotEmbeddedAsMigrations) {
   for (const auto& m : builtin_modules())

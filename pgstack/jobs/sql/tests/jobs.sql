@@ -22,7 +22,7 @@ COMMIT;
 
 -- Everything else happens in one transaction that is rolled back.
 BEGIN;
-SELECT plan(236);
+SELECT plan(237);
 
 -- ---- the API: what exists, and who may call it ------------------------------------
 CREATE TEMP TABLE api (fn name, args name[], reads boolean);
@@ -338,6 +338,8 @@ SELECT is(pgstack.try_job_leader('short', 'w2', 30), true, '... and taken over o
 SELECT throws_ok($$SELECT pgstack.try_job_leader('periodic', 'w1', 0)$$, '22023',
                  'lease jobs:periodic: ttl 00:00:00 is not positive', 'a leadership needs positive seconds');
 SELECT hasnt_table('pgstack', 'job_leaders', 'job_leaders is gone: leaders are core leases');
+SELECT ok((SELECT 'jit=off' = ANY (proconfig) FROM pg_proc WHERE oid = 'pgstack.job_queue_stats()'::regprocedure),
+          'job_queue_stats runs with JIT off (its plan over unanalyzed queue tables passes jit_above_cost)');
 
 SELECT * FROM finish();
 ROLLBACK;
